@@ -1,0 +1,336 @@
+//! The secret cache: a lock-free snapshot for readers, refreshed off the hot path, single-flight.
+//!
+//! The rules it keeps (README, "How the cache decides"):
+//! - a request whose value matches a held value never waits;
+//! - a snapshot older than the refresh interval never decides a deny: a miss waits (bounded) for the
+//!   refresh that is due anyway, then is checked again;
+//! - a miss on a fresh snapshot may cause one extra refresh, at most one per configured interval;
+//! - failures keep the last snapshot and back off exponentially with jitter; nothing loaded → error.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use tokio::sync::watch;
+
+use crate::loader::{CallCounts, Loader};
+use crate::secret::Presented;
+use crate::snapshot::{Snapshot, Stage};
+use crate::Error;
+
+/// First delay after a failed refresh; doubles (with jitter) up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+/// Longest pause between refresh attempts while Secrets Manager keeps failing: short enough that recovery
+/// is prompt, long enough that an outage does not turn into a call storm.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// The outcome for one presented header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The value matches the held version with this stage.
+    Allow(Stage),
+    /// The value matches nothing that may be accepted.
+    Deny(DenyReason),
+}
+
+/// Why a value was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// It matches no held value (after any refresh the rules call for).
+    NoMatch,
+    /// Empty or longer than [`crate::MAX_VALUE_LEN`]: denied without comparing.
+    Unmatchable,
+}
+
+/// Counters of the cache's work, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// DescribeSecret calls.
+    pub describe_calls: u64,
+    /// GetSecretValue calls.
+    pub get_value_calls: u64,
+    /// Refreshes that produced a snapshot.
+    pub refreshes_ok: u64,
+    /// Refreshes that failed.
+    pub refreshes_failed: u64,
+}
+
+/// The in-memory secret cache shared by the authorizer handler and the extension.
+#[derive(Debug)]
+pub struct SecretCache {
+    loader: Loader,
+    snapshot: ArcSwapOption<Snapshot>,
+    /// Set while a refresh task runs: at most one at a time.
+    in_flight: AtomicBool,
+    /// Incremented when a refresh attempt ends, successful or not; waiters watch it.
+    finished: watch::Sender<u64>,
+    /// Origin of the nanosecond timestamps kept in atomics below.
+    origin: Instant,
+    /// No refresh attempt starts before this (nanoseconds since `origin`): the backoff after failures.
+    not_before: AtomicU64,
+    /// When the last refresh caused by a miss on a fresh snapshot started (ns since `origin`, + 1).
+    last_miss_refresh: AtomicU64,
+    backoff: Mutex<Option<ExponentialBackoff>>,
+    refreshes_ok: AtomicU64,
+    refreshes_failed: AtomicU64,
+}
+
+impl SecretCache {
+    /// An empty cache that will load through `loader`.
+    pub fn new(loader: Loader) -> Arc<Self> {
+        Arc::new(Self {
+            loader,
+            snapshot: ArcSwapOption::empty(),
+            in_flight: AtomicBool::new(false),
+            finished: watch::Sender::new(0),
+            origin: Instant::now(),
+            not_before: AtomicU64::new(0),
+            last_miss_refresh: AtomicU64::new(0),
+            backoff: Mutex::new(None),
+            refreshes_ok: AtomicU64::new(0),
+            refreshes_failed: AtomicU64::new(0),
+        })
+    }
+
+    /// The snapshot held now, if any. Lock-free; does not allocate.
+    pub fn snapshot(&self) -> arc_swap::Guard<Option<Arc<Snapshot>>> {
+        self.snapshot.load()
+    }
+
+    /// Counters of Secrets Manager calls and refreshes so far.
+    pub fn stats(&self) -> CacheStats {
+        let calls: &CallCounts = self.loader.calls();
+        CacheStats {
+            describe_calls: calls.describe(),
+            get_value_calls: calls.get_value(),
+            refreshes_ok: self.refreshes_ok.load(Ordering::Relaxed),
+            refreshes_failed: self.refreshes_failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Decides on a presented header value, following the rules in the module docs.
+    ///
+    /// Errors only when nothing is loaded (or the snapshot is past the configured maximum staleness):
+    /// the caller then fails the invocation, which API Gateway does not cache.
+    pub async fn decide(self: &Arc<Self>, value: &[u8]) -> Result<Decision, Error> {
+        let Some(presented) = Presented::new(value) else {
+            return Ok(Decision::Deny(DenyReason::Unmatchable));
+        };
+        let now = Instant::now();
+        {
+            let guard = self.snapshot.load();
+            if let Some(snap) = guard.as_deref() {
+                let age = snap.age(now);
+                if age >= self.config().refresh_interval {
+                    self.start_refresh(now);
+                }
+                if !self.too_stale(age) {
+                    if let Some(stage) = snap.check(&presented, now) {
+                        return Ok(Decision::Allow(stage));
+                    }
+                }
+            }
+        }
+        self.decide_slow(&presented).await
+    }
+
+    /// A miss, or nothing loaded: wait for the refresh the rules call for, then check again.
+    async fn decide_slow(self: &Arc<Self>, presented: &Presented) -> Result<Decision, Error> {
+        let now = Instant::now();
+        let seen = self.snapshot.load_full();
+        let Some(snap) = seen.as_deref() else {
+            return self.decide_after_first_load(presented).await;
+        };
+        let age = snap.age(now);
+        let stale = age >= self.config().refresh_interval;
+        let refreshing = if stale {
+            // The refresh is due anyway: waiting for it costs no extra call, whoever asks.
+            self.start_refresh(now)
+        } else {
+            // Fresh, yet no match: maybe a value newer than this snapshot. One rate-limited extra refresh.
+            self.claim_miss_refresh(now) && self.start_refresh(now)
+        };
+        if refreshing {
+            self.wait_for_refresh(&seen, now + self.config().miss_wait).await;
+        }
+        let now = Instant::now();
+        let guard = self.snapshot.load();
+        let snap = guard.as_deref().unwrap_or(snap);
+        if self.too_stale(snap.age(now)) {
+            return Err(Error::TooStale { age_secs: snap.age(now).as_secs() });
+        }
+        Ok(match snap.check(presented, now) {
+            Some(stage) => Decision::Allow(stage),
+            None => Decision::Deny(DenyReason::NoMatch),
+        })
+    }
+
+    async fn decide_after_first_load(self: &Arc<Self>, presented: &Presented) -> Result<Decision, Error> {
+        self.ensure_loaded().await?;
+        let guard = self.snapshot.load();
+        let snap = guard.as_deref().ok_or(Error::NotLoaded)?;
+        Ok(match snap.check(presented, Instant::now()) {
+            Some(stage) => Decision::Allow(stage),
+            None => Decision::Deny(DenyReason::NoMatch),
+        })
+    }
+
+    /// Waits (up to `ORIGIN_VERIFY_LOAD_WAIT_MS`) until a snapshot is held. Used at INIT and by the first
+    /// invocations of a sandbox; never allows anything by itself.
+    pub async fn ensure_loaded(self: &Arc<Self>) -> Result<(), Error> {
+        let deadline = Instant::now() + self.config().load_wait;
+        let mut rx = self.finished.subscribe();
+        loop {
+            if self.snapshot.load().is_some() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::NotLoaded);
+            }
+            let wake = if self.start_refresh(now) {
+                deadline
+            } else {
+                // Backing off: sleep until the next attempt may start (or the deadline).
+                deadline.min(self.instant_of(self.not_before.load(Ordering::Acquire)))
+            };
+            let _ = tokio::time::timeout_at(wake.into(), rx.changed()).await;
+        }
+    }
+
+    /// Called when an invocation arrives (the extension's INVOKE event): starts the refresh if one is due
+    /// and waits, bounded, for a running refresh to end, so it completes before the sandbox is frozen.
+    pub async fn on_invoke(self: &Arc<Self>) {
+        let now = Instant::now();
+        let due = match self.snapshot.load().as_deref() {
+            Some(snap) => snap.age(now) >= self.config().refresh_interval,
+            None => true,
+        };
+        if due {
+            self.start_refresh(now);
+        }
+        let deadline = now + self.config().load_wait;
+        let mut rx = self.finished.subscribe();
+        while self.in_flight.load(Ordering::Acquire) {
+            if tokio::time::timeout_at(deadline.into(), rx.changed()).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    fn config(&self) -> &crate::CacheConfig {
+        self.loader.config()
+    }
+
+    fn too_stale(&self, age: Duration) -> bool {
+        self.config().max_staleness.is_some_and(|max| age > max)
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.origin).as_nanos() as u64
+    }
+
+    fn instant_of(&self, nanos: u64) -> Instant {
+        self.origin + Duration::from_nanos(nanos)
+    }
+
+    /// Takes the one miss-refresh slot of the current interval, if it is free.
+    fn claim_miss_refresh(&self, now: Instant) -> bool {
+        let now_ns = self.nanos(now) + 1;
+        let min = self.config().miss_refresh_min_interval.as_nanos() as u64;
+        let last = self.last_miss_refresh.load(Ordering::Acquire);
+        if last != 0 && now_ns.saturating_sub(last) < min {
+            return false;
+        }
+        self.last_miss_refresh.compare_exchange(last, now_ns, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Starts a refresh unless one runs or the backoff forbids it. Returns whether one is running now.
+    fn start_refresh(self: &Arc<Self>, now: Instant) -> bool {
+        if self.in_flight.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.nanos(now) < self.not_before.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.in_flight.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return true;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.refresh().await });
+        true
+    }
+
+    /// Waits until the snapshot changes from `seen` or the running refresh ends, at most until `deadline`.
+    async fn wait_for_refresh(&self, seen: &Option<Arc<Snapshot>>, deadline: Instant) {
+        let mut rx = self.finished.subscribe();
+        let changed = |cache: &Self| {
+            let now_held = cache.snapshot.load();
+            match (now_held.as_ref(), seen) {
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                (a, b) => a.is_some() != b.is_some(),
+            }
+        };
+        if changed(self) || !self.in_flight.load(Ordering::Acquire) {
+            return;
+        }
+        let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
+    }
+
+    /// One refresh attempt; runs in its own task.
+    async fn refresh(self: Arc<Self>) {
+        let held = self.snapshot.load_full();
+        match self.loader.load(held.as_deref()).await {
+            Ok(snap) => {
+                self.log_loaded(held.as_deref(), &snap);
+                self.snapshot.store(Some(Arc::new(snap)));
+                self.refreshes_ok.fetch_add(1, Ordering::Relaxed);
+                *self.backoff.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                self.not_before.store(0, Ordering::Release);
+            }
+            Err(err) => {
+                self.refreshes_failed.fetch_add(1, Ordering::Relaxed);
+                let delay = {
+                    let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
+                    backoff.get_or_insert_with(new_backoff).next().unwrap_or(BACKOFF_MAX)
+                };
+                self.not_before.store(self.nanos(Instant::now() + delay), Ordering::Release);
+                let holding = if held.is_some() { "keeping the last snapshot" } else { "nothing loaded yet" };
+                if err.is_transient() {
+                    tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, holding, "secret refresh failed");
+                } else {
+                    tracing::error!(error = %err, retry_in_ms = delay.as_millis() as u64, holding, "secret refresh failed");
+                }
+            }
+        }
+        self.in_flight.store(false, Ordering::Release);
+        self.finished.send_modify(|n| *n += 1);
+    }
+
+    fn log_loaded(&self, old: Option<&Snapshot>, new: &Snapshot) {
+        let (current, pending, previous) = new.version_ids();
+        let stats = self.stats();
+        if old.map(Snapshot::version_ids) == Some((current, pending, previous)) {
+            tracing::debug!(sm_calls = stats.describe_calls + stats.get_value_calls, "secret refreshed, unchanged");
+        } else {
+            tracing::info!(
+                current,
+                pending = pending.unwrap_or("-"),
+                previous = previous.unwrap_or("-"),
+                sm_calls = stats.describe_calls + stats.get_value_calls,
+                "secret versions loaded"
+            );
+        }
+    }
+}
+
+fn new_backoff() -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(BACKOFF_MIN)
+        .with_max_delay(BACKOFF_MAX)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}

@@ -1,0 +1,169 @@
+//! The cache's settings, parsed once from the environment into a typed struct.
+
+use std::time::Duration;
+
+use crate::Error;
+
+/// Settings of the secret cache. Every field comes from one `ORIGIN_VERIFY_*` variable (see README).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// `ORIGIN_VERIFY_SECRET_ID`: name or ARN of the secret (required).
+    pub secret_id: String,
+    /// `ORIGIN_VERIFY_SECRET_KEY`: key of the header value in a JSON secret.
+    pub secret_key: String,
+    /// `ORIGIN_VERIFY_REFRESH_SECONDS`: a snapshot older than this is refreshed (and cannot decide a deny).
+    pub refresh_interval: Duration,
+    /// `ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS`: how long `AWSPREVIOUS` is accepted after it stopped being
+    /// current. Zero disables it.
+    pub previous_grace: Duration,
+    /// `ORIGIN_VERIFY_MISS_WAIT_MS`: how long a non-matching request may wait for a refresh.
+    pub miss_wait: Duration,
+    /// `ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS`: at most one refresh caused by a miss on a fresh snapshot
+    /// per this interval.
+    pub miss_refresh_min_interval: Duration,
+    /// `ORIGIN_VERIFY_LOAD_WAIT_MS`: how long an invocation waits for the first load before failing.
+    pub load_wait: Duration,
+    /// `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: a snapshot older than this fails closed. `None` = off.
+    pub max_staleness: Option<Duration>,
+}
+
+impl CacheConfig {
+    /// Defaults for everything but the secret id.
+    pub fn new(secret_id: impl Into<String>) -> Self {
+        Self {
+            secret_id: secret_id.into(),
+            secret_key: "HEADERVALUE".to_owned(),
+            refresh_interval: Duration::from_secs(60),
+            previous_grace: Duration::from_secs(300),
+            miss_wait: Duration::from_millis(300),
+            miss_refresh_min_interval: Duration::from_secs(5),
+            load_wait: Duration::from_millis(2000),
+            max_staleness: None,
+        }
+    }
+
+    /// Reads the `ORIGIN_VERIFY_*` variables through `lookup` (`std::env::var` in production).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let env = Env(lookup);
+        let secret_id = env.required("ORIGIN_VERIFY_SECRET_ID", "set it to the secret's name or ARN")?;
+        let defaults = Self::new(secret_id);
+        let max_staleness = env.seconds("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", Duration::ZERO)?;
+        let config = Self {
+            secret_key: env.string("ORIGIN_VERIFY_SECRET_KEY", &defaults.secret_key)?,
+            refresh_interval: env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", defaults.refresh_interval)?,
+            previous_grace: env.seconds("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", defaults.previous_grace)?,
+            miss_wait: env.millis("ORIGIN_VERIFY_MISS_WAIT_MS", defaults.miss_wait)?,
+            miss_refresh_min_interval: env
+                .seconds("ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS", defaults.miss_refresh_min_interval)?,
+            load_wait: env.millis("ORIGIN_VERIFY_LOAD_WAIT_MS", defaults.load_wait)?,
+            max_staleness: (!max_staleness.is_zero()).then_some(max_staleness),
+            secret_id: defaults.secret_id,
+        };
+        if config.refresh_interval.is_zero() {
+            return Err(Error::config(
+                "ORIGIN_VERIFY_REFRESH_SECONDS",
+                "is 0",
+                "use at least 1 (seconds); the rotator's propagation wait is derived from it",
+            ));
+        }
+        if let Some(max) = config.max_staleness {
+            if max < config.refresh_interval {
+                return Err(Error::config(
+                    "ORIGIN_VERIFY_MAX_STALENESS_SECONDS",
+                    "is shorter than ORIGIN_VERIFY_REFRESH_SECONDS",
+                    "set it to 0 (off) or to at least the refresh interval",
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Typed reads of environment variables; every error names the variable and the fix.
+pub struct Env<'a>(pub &'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A non-empty value, or the error naming `var` and `fix`.
+    pub fn required(&self, var: &'static str, fix: &'static str) -> Result<String, Error> {
+        match (self.0)(var) {
+            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+            _ => Err(Error::config(var, "is not set", fix)),
+        }
+    }
+
+    /// A non-empty value or `default`.
+    pub fn string(&self, var: &'static str, default: &str) -> Result<String, Error> {
+        match (self.0)(var) {
+            None => Ok(default.to_owned()),
+            Some(v) if v.trim().is_empty() => Ok(default.to_owned()),
+            Some(v) => Ok(v.trim().to_owned()),
+        }
+    }
+
+    /// A whole number, or `default` when unset.
+    pub fn number(&self, var: &'static str, default: u64) -> Result<u64, Error> {
+        match (self.0)(var) {
+            None => Ok(default),
+            Some(v) if v.trim().is_empty() => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| Error::config(var, "is not a whole number", "use digits only, e.g. 60")),
+        }
+    }
+
+    /// A duration given in whole seconds.
+    pub fn seconds(&self, var: &'static str, default: Duration) -> Result<Duration, Error> {
+        self.number(var, default.as_secs()).map(Duration::from_secs)
+    }
+
+    /// A duration given in whole milliseconds.
+    pub fn millis(&self, var: &'static str, default: Duration) -> Result<Duration, Error> {
+        self.number(var, default.as_millis() as u64).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<CacheConfig, Error> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        CacheConfig::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_secret_is_set() {
+        assert_eq!(parse(&[("ORIGIN_VERIFY_SECRET_ID", "s")]).unwrap(), CacheConfig::new("s"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let missing = parse(&[]).unwrap_err().to_string();
+        assert!(missing.contains("ORIGIN_VERIFY_SECRET_ID"), "{missing}");
+        let bad = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_REFRESH_SECONDS", "1m")]);
+        assert!(bad.unwrap_err().to_string().contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
+        let zero = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_REFRESH_SECONDS", "0")]);
+        assert!(zero.unwrap_err().to_string().contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
+        let stale = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "5")]);
+        assert!(stale.unwrap_err().to_string().contains("ORIGIN_VERIFY_MAX_STALENESS_SECONDS"));
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "arn:x"),
+            ("ORIGIN_VERIFY_SECRET_KEY", "K"),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", "7"),
+            ("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", "0"),
+            ("ORIGIN_VERIFY_MISS_WAIT_MS", "50"),
+            ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(c.secret_key, "K");
+        assert_eq!(c.refresh_interval, Duration::from_secs(7));
+        assert_eq!(c.previous_grace, Duration::ZERO);
+        assert_eq!(c.miss_wait, Duration::from_millis(50));
+        assert_eq!(c.max_staleness, Some(Duration::from_secs(600)));
+    }
+}

@@ -1,0 +1,85 @@
+//! The crate's one error type. Its messages are the user-facing text; none ever contains a secret value.
+
+/// Everything that can go wrong while configuring, loading or serving the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration variable is missing or malformed.
+    #[error("configuration error: {var} {problem}: {fix}")]
+    Config {
+        /// The environment variable.
+        var: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// How to fix it.
+        fix: &'static str,
+    },
+    /// A Secrets Manager call failed.
+    #[error("Secrets Manager {operation} for secret {secret_id} failed ({kind}): {message}")]
+    SecretsManager {
+        /// The API operation.
+        operation: &'static str,
+        /// The secret id as configured.
+        secret_id: String,
+        /// `transient` (retried with backoff) or `permanent` (needs an operator).
+        kind: ErrorKind,
+        /// The service's or the transport's message.
+        message: String,
+    },
+    /// The secret has no `AWSCURRENT` version.
+    #[error("secret {secret_id} has no version labelled AWSCURRENT")]
+    NoCurrentVersion {
+        /// The secret id as configured.
+        secret_id: String,
+    },
+    /// A version's value is not in a usable format. Says which version and why, never the value.
+    #[error("secret {secret_id} version {version_id}: {problem}")]
+    Format {
+        /// The secret id as configured.
+        secret_id: String,
+        /// The version id.
+        version_id: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// No snapshot has been loaded yet (cold start while Secrets Manager is unreachable).
+    #[error("the origin-verify secret is not loaded yet; failing closed so API Gateway does not cache a deny")]
+    NotLoaded,
+    /// The snapshot is older than `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`.
+    #[error("the origin-verify secret was last refreshed {age_secs}s ago, beyond the configured maximum; failing closed")]
+    TooStale {
+        /// Age of the snapshot.
+        age_secs: u64,
+    },
+    /// The Lambda Extensions API refused or failed.
+    #[error("Lambda extension: {0}")]
+    Extension(String),
+}
+
+/// Whether a Secrets Manager failure is worth retrying soon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Throttling, timeouts, 5xx, connection problems.
+    Transient,
+    /// Access denied, not found, decryption failure, bad request: retrying soon will not help.
+    Permanent,
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Transient => "transient",
+            ErrorKind::Permanent => "permanent",
+        })
+    }
+}
+
+impl Error {
+    pub(crate) fn config(var: &'static str, problem: &'static str, fix: &'static str) -> Self {
+        Error::Config { var, problem, fix }
+    }
+
+    /// Whether the error is a transient Secrets Manager failure.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::SecretsManager { kind: ErrorKind::Transient, .. })
+    }
+}

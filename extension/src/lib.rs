@@ -1,0 +1,24 @@
+//! The origin-verify secret cache: keeps the `AWSCURRENT`, `AWSPENDING` and `AWSPREVIOUS` values of one
+//! Secrets Manager secret hot in memory for the authorizer, behind `arc-swap`, refreshed off the hot path.
+//!
+//! The cache library ([`SecretCache`], [`Loader`], [`Snapshot`]) is independent of Lambda; [`register`]
+//! wires it into the Lambda Extensions API of the process it runs in.
+#![deny(missing_docs)]
+#![warn(clippy::all, rust_2018_idioms)]
+#![forbid(unsafe_code)]
+
+mod cache;
+mod config;
+mod error;
+mod loader;
+mod register;
+mod secret;
+mod snapshot;
+
+pub use cache::{CacheStats, Decision, DenyReason, SecretCache};
+pub use config::{CacheConfig, Env};
+pub use error::{Error, ErrorKind};
+pub use loader::{default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader};
+pub use register::{register, EXTENSION_NAME};
+pub use secret::{Presented, SecretValue, MAX_VALUE_LEN};
+pub use snapshot::{HeldVersion, PreviousVersion, Snapshot, Stage};

@@ -1,0 +1,352 @@
+//! Loading the secret's stages from Secrets Manager: DescribeSecret, then GetSecretValue only for the
+//! versions not already held.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::Client;
+use serde_json::value::RawValue;
+use zeroize::Zeroizing;
+
+use crate::error::ErrorKind;
+use crate::secret::SecretValue;
+use crate::snapshot::{HeldVersion, PreviousVersion, Snapshot};
+use crate::{CacheConfig, Error};
+
+const CURRENT: &str = "AWSCURRENT";
+const PENDING: &str = "AWSPENDING";
+const PREVIOUS: &str = "AWSPREVIOUS";
+
+/// Counts of Secrets Manager calls made by one loader, for tests, logs and the load-test summary.
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    describe: AtomicU64,
+    get_value: AtomicU64,
+}
+
+impl CallCounts {
+    /// DescribeSecret calls so far.
+    pub fn describe(&self) -> u64 {
+        self.describe.load(Ordering::Relaxed)
+    }
+
+    /// GetSecretValue calls so far.
+    pub fn get_value(&self) -> u64 {
+        self.get_value.load(Ordering::Relaxed)
+    }
+
+    /// All Secrets Manager calls so far.
+    pub fn total(&self) -> u64 {
+        self.describe() + self.get_value()
+    }
+}
+
+/// Which version ids carry which stage, as DescribeSecret reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stages {
+    current: String,
+    pending: Option<String>,
+    previous: Option<String>,
+    last_rotated: Option<SystemTime>,
+}
+
+impl Stages {
+    fn from_describe(
+        secret_id: &str,
+        versions: Option<&HashMap<String, Vec<String>>>,
+        last_rotated: Option<SystemTime>,
+    ) -> Result<Self, Error> {
+        let find = |stage: &str| {
+            versions.and_then(|v| {
+                v.iter()
+                    .find(|(_, stages)| stages.iter().any(|s| s == stage))
+                    .map(|(id, _)| id.clone())
+            })
+        };
+        let current =
+            find(CURRENT).ok_or_else(|| Error::NoCurrentVersion { secret_id: secret_id.to_owned() })?;
+        // A version carrying both AWSPENDING and AWSCURRENT (a finished rotation whose label was not yet
+        // removed) is simply the current one.
+        let pending = find(PENDING).filter(|p| *p != current);
+        let previous = find(PREVIOUS).filter(|p| *p != current);
+        Ok(Self { current, pending, previous, last_rotated })
+    }
+}
+
+/// Reads the secret from Secrets Manager and builds snapshots.
+#[derive(Debug)]
+pub struct Loader {
+    client: Client,
+    config: CacheConfig,
+    calls: CallCounts,
+}
+
+impl Loader {
+    /// A loader for `config.secret_id` using `client`.
+    pub fn new(client: Client, config: CacheConfig) -> Self {
+        Self { client, config, calls: CallCounts::default() }
+    }
+
+    /// The settings it was built with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// Secrets Manager calls made so far.
+    pub fn calls(&self) -> &CallCounts {
+        &self.calls
+    }
+
+    /// Loads a new snapshot, reusing every version `held` already has.
+    pub async fn load(&self, held: Option<&Snapshot>) -> Result<Snapshot, Error> {
+        let stages = self.describe().await?;
+        // Both clocks read once, together: wall time to compare with Secrets Manager's dates, monotonic
+        // time for the deadlines the hot path compares against.
+        let (now_wall, now) = (SystemTime::now(), Instant::now());
+
+        let current = self.version(held, &stages.current, now_wall).await?;
+        let pending = match &stages.pending {
+            Some(id) => Some(self.version(held, id, now_wall).await?),
+            None => None,
+        };
+        let previous = match &stages.previous {
+            Some(id) => self.previous(held, id, &stages, &current, now_wall, now).await?,
+            None => None,
+        };
+        Ok(Snapshot { current, pending, previous, fetched_at: Instant::now() })
+    }
+
+    /// The `AWSPREVIOUS` version if its grace window is still open; fetched only then.
+    async fn previous(
+        &self,
+        held: Option<&Snapshot>,
+        id: &str,
+        stages: &Stages,
+        current: &HeldVersion,
+        now_wall: SystemTime,
+        now: Instant,
+    ) -> Result<Option<PreviousVersion>, Error> {
+        let grace = self.config.previous_grace;
+        if grace.is_zero() {
+            return Ok(None);
+        }
+        let since = previous_since(held, id, stages.last_rotated, current.created, now_wall);
+        let Some(remaining) = (since + grace).duration_since(now_wall).ok().filter(|d| !d.is_zero()) else {
+            return Ok(None);
+        };
+        let held_version = self.version(held, id, now_wall).await?;
+        Ok(Some(PreviousVersion { held: held_version, since, accept_until: now + remaining }))
+    }
+
+    async fn describe(&self) -> Result<Stages, Error> {
+        self.calls.describe.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(&self.config.secret_id)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("DescribeSecret", e))?;
+        let last_rotated = out.last_rotated_date.and_then(|d| SystemTime::try_from(d).ok());
+        Stages::from_describe(&self.config.secret_id, out.version_ids_to_stages.as_ref(), last_rotated)
+    }
+
+    /// The held copy of `version_id`, or GetSecretValue naming exactly that version.
+    async fn version(
+        &self,
+        held: Option<&Snapshot>,
+        version_id: &str,
+        now_wall: SystemTime,
+    ) -> Result<HeldVersion, Error> {
+        if let Some(v) = held.and_then(|s| s.find(version_id)) {
+            return Ok(v.clone());
+        }
+        self.calls.get_value.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.config.secret_id)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error("GetSecretValue", e))?;
+        let created = out.created_date.and_then(|d| SystemTime::try_from(d).ok());
+        let secret = Zeroizing::new(out.secret_string.unwrap_or_default());
+        let value = extract_value(&secret, &self.config.secret_key).map_err(|problem| Error::Format {
+            secret_id: self.config.secret_id.clone(),
+            version_id: version_id.to_owned(),
+            problem,
+        })?;
+        if !value.is_matchable() {
+            tracing::warn!(
+                version_id,
+                max_len = crate::MAX_VALUE_LEN,
+                "secret value is empty or longer than the maximum; it will never match"
+            );
+        }
+        Ok(HeldVersion { version_id: version_id.to_owned(), value, created, seen_at: now_wall })
+    }
+
+    fn sdk_error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + HasStatus,
+    {
+        Error::SecretsManager {
+            operation,
+            secret_id: self.config.secret_id.clone(),
+            kind: if is_transient_error(&err) { ErrorKind::Transient } else { ErrorKind::Permanent },
+            message: DisplayErrorContext(&err).to_string(),
+        }
+    }
+}
+
+/// When `AWSPREVIOUS` (version `id`) stopped being current, as far as this process can tell:
+/// - it held the version as current in the last snapshot: now (the change happened since that refresh);
+/// - it already held it as previous: the moment it recorded then;
+/// - otherwise (a sandbox started after the rotation): the later of the secret's `LastRotatedDate` and the
+///   current version's creation, which are never after the real moment, so the window is never longer
+///   than configured.
+fn previous_since(
+    held: Option<&Snapshot>,
+    id: &str,
+    last_rotated: Option<SystemTime>,
+    current_created: Option<SystemTime>,
+    now_wall: SystemTime,
+) -> SystemTime {
+    if let Some(held) = held {
+        if held.current.version_id == id {
+            return now_wall;
+        }
+        if let Some(p) = held.previous.as_ref().filter(|p| p.held.version_id == id) {
+            return p.since;
+        }
+    }
+    last_rotated.max(current_created).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// The header value inside a SecretString: `{"<key>": "<value>"}` JSON, or the whole string when it is
+/// not a JSON object. The error says what is wrong without quoting the secret.
+pub fn extract_value(secret: &str, key: &str) -> Result<SecretValue, String> {
+    // Borrowed parse: the object's values stay slices of `secret`, so no copy of it is left behind.
+    let Ok(object) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(secret) else {
+        return Ok(SecretValue::new(secret));
+    };
+    let raw = object
+        .get(key)
+        .ok_or_else(|| format!("the JSON secret has no key {key:?} (set ORIGIN_VERIFY_SECRET_KEY)"))?;
+    let value: Zeroizing<String> = serde_json::from_str::<Cow<'_, str>>(raw.get())
+        .map(|v| Zeroizing::new(v.into_owned()))
+        .map_err(|_| format!("the value under key {key:?} is not a string"))?;
+    Ok(SecretValue::new(&value))
+}
+
+/// Whether retrying soon may succeed: timeouts, connection failures, throttling and server errors.
+pub fn is_transient_error<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+    R: HasStatus,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status_code();
+            status >= 500
+                || status == 429
+                || matches!(
+                    service.err().code(),
+                    Some("ThrottlingException" | "InternalServiceError" | "RequestTimeout")
+                )
+        }
+        _ => false,
+    }
+}
+
+/// An HTTP status, abstracted so [`is_transient_error`] can be tested without a real response.
+pub trait HasStatus {
+    /// The HTTP status code.
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_secretsmanager::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// The SDK client the authorizer uses: the default credential chain and region, `AWS_ENDPOINT_URL`
+/// honoured, and timeouts short enough that a refresh never outlives the wait of a request.
+pub async fn default_client() -> Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1000))
+        .operation_attempt_timeout(Duration::from_millis(1500))
+        .operation_timeout(Duration::from_millis(4000))
+        .build();
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        // Two attempts: the cache has its own backoff and keeps serving the last snapshot meanwhile.
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await;
+    Client::new(&shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expose(v: &SecretValue, s: &str) -> bool {
+        bool::from(v.ct_matches(&crate::Presented::new(s.as_bytes()).unwrap()))
+    }
+
+    #[test]
+    fn json_and_plain_values_are_extracted() {
+        assert!(expose(&extract_value(r#"{"HEADERVALUE":"abc"}"#, "HEADERVALUE").unwrap(), "abc"));
+        assert!(expose(&extract_value(r#"{"K":"a\"b"}"#, "K").unwrap(), "a\"b"));
+        assert!(expose(&extract_value("plain-value", "HEADERVALUE").unwrap(), "plain-value"));
+        assert!(expose(&extract_value("12345", "HEADERVALUE").unwrap(), "12345"));
+    }
+
+    #[test]
+    fn json_errors_do_not_quote_the_value() {
+        let missing = extract_value(r#"{"OTHER":"topsecret"}"#, "HEADERVALUE").unwrap_err();
+        assert!(missing.contains("HEADERVALUE") && !missing.contains("topsecret"));
+        let wrong_type = extract_value(r#"{"HEADERVALUE":12345678}"#, "HEADERVALUE").unwrap_err();
+        assert!(wrong_type.contains("not a string") && !wrong_type.contains("12345678"));
+    }
+
+    #[test]
+    fn stages_are_read_from_describe() {
+        let map: HashMap<String, Vec<String>> = [
+            ("v1".to_owned(), vec![PREVIOUS.to_owned()]),
+            ("v2".to_owned(), vec![CURRENT.to_owned()]),
+            ("v3".to_owned(), vec![PENDING.to_owned()]),
+            ("v0".to_owned(), vec![]),
+        ]
+        .into();
+        let s = Stages::from_describe("s", Some(&map), None).unwrap();
+        assert_eq!(s.current, "v2");
+        assert_eq!(s.pending.as_deref(), Some("v3"));
+        assert_eq!(s.previous.as_deref(), Some("v1"));
+
+        let both: HashMap<String, Vec<String>> =
+            [("v2".to_owned(), vec![CURRENT.to_owned(), PENDING.to_owned()])].into();
+        let s = Stages::from_describe("s", Some(&both), None).unwrap();
+        assert_eq!((s.current.as_str(), s.pending), ("v2", None));
+
+        let err = Stages::from_describe("s", None, None).unwrap_err();
+        assert!(matches!(err, Error::NoCurrentVersion { .. }));
+    }
+
+    #[test]
+    fn previous_window_starts_at_the_best_known_moment() {
+        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        // A sandbox that never saw the version as current: the later of the two Secrets Manager dates.
+        assert_eq!(previous_since(None, "old", Some(t(100)), Some(t(50)), t(1000)), t(100));
+        assert_eq!(previous_since(None, "old", None, Some(t(50)), t(1000)), t(50));
+        assert_eq!(previous_since(None, "old", None, None, t(1000)), SystemTime::UNIX_EPOCH);
+    }
+}
