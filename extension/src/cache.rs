@@ -70,8 +70,6 @@ pub struct SecretCache {
     origin: Instant,
     /// No refresh attempt starts before this (nanoseconds since `origin`): the backoff after failures.
     not_before: AtomicU64,
-    /// When the last refresh caused by a miss on a fresh snapshot started (ns since `origin`, + 1).
-    last_miss_refresh: AtomicU64,
     backoff: Mutex<Option<ExponentialBackoff>>,
     refreshes_ok: AtomicU64,
     refreshes_failed: AtomicU64,
@@ -87,11 +85,17 @@ impl SecretCache {
             finished: watch::Sender::new(0),
             origin: Instant::now(),
             not_before: AtomicU64::new(0),
-            last_miss_refresh: AtomicU64::new(0),
             backoff: Mutex::new(None),
             refreshes_ok: AtomicU64::new(0),
             refreshes_failed: AtomicU64::new(0),
         })
+    }
+
+    /// A cache that starts out holding `snapshot` (benchmarks, and tests that need no Secrets Manager).
+    pub fn with_snapshot(loader: Loader, snapshot: Snapshot) -> Arc<Self> {
+        let cache = Self::new(loader);
+        cache.snapshot.store(Some(Arc::new(snapshot)));
+        cache
     }
 
     /// The snapshot held now, if any. Lock-free; does not allocate.
@@ -145,13 +149,11 @@ impl SecretCache {
         };
         let age = snap.age(now);
         let stale = age >= self.config().refresh_interval;
-        let refreshing = if stale {
-            // The refresh is due anyway: waiting for it costs no extra call, whoever asks.
-            self.start_refresh(now)
-        } else {
-            // Fresh, yet no match: maybe a value newer than this snapshot. One rate-limited extra refresh.
-            self.claim_miss_refresh(now) && self.start_refresh(now)
-        };
+        // Stale: the refresh is due anyway, so waiting for it costs no extra call, whoever asks.
+        // Fresh, yet no match: maybe a value newer than this snapshot (a rotation that did not wait). One
+        // extra refresh, but only once the snapshot is older than the miss-refresh interval: any refresh
+        // makes it young again, so misses can cause at most one call per interval however many arrive.
+        let refreshing = (stale || age >= self.config().miss_refresh_min_interval) && self.start_refresh(now);
         if refreshing {
             self.wait_for_refresh(&seen, now + self.config().miss_wait).await;
         }
@@ -159,7 +161,9 @@ impl SecretCache {
         let guard = self.snapshot.load();
         let snap = guard.as_deref().unwrap_or(snap);
         if self.too_stale(snap.age(now)) {
-            return Err(Error::TooStale { age_secs: snap.age(now).as_secs() });
+            return Err(Error::TooStale {
+                age_secs: snap.age(now).as_secs(),
+            });
         }
         Ok(match snap.check(presented, now) {
             Some(stage) => Decision::Allow(stage),
@@ -214,7 +218,10 @@ impl SecretCache {
         let deadline = now + self.config().load_wait;
         let mut rx = self.finished.subscribe();
         while self.in_flight.load(Ordering::Acquire) {
-            if tokio::time::timeout_at(deadline.into(), rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), rx.changed())
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -236,17 +243,6 @@ impl SecretCache {
         self.origin + Duration::from_nanos(nanos)
     }
 
-    /// Takes the one miss-refresh slot of the current interval, if it is free.
-    fn claim_miss_refresh(&self, now: Instant) -> bool {
-        let now_ns = self.nanos(now) + 1;
-        let min = self.config().miss_refresh_min_interval.as_nanos() as u64;
-        let last = self.last_miss_refresh.load(Ordering::Acquire);
-        if last != 0 && now_ns.saturating_sub(last) < min {
-            return false;
-        }
-        self.last_miss_refresh.compare_exchange(last, now_ns, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
     /// Starts a refresh unless one runs or the backoff forbids it. Returns whether one is running now.
     fn start_refresh(self: &Arc<Self>, now: Instant) -> bool {
         if self.in_flight.load(Ordering::Acquire) {
@@ -255,7 +251,11 @@ impl SecretCache {
         if self.nanos(now) < self.not_before.load(Ordering::Acquire) {
             return false;
         }
-        if self.in_flight.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if self
+            .in_flight
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return true;
         }
         let this = Arc::clone(self);
@@ -294,10 +294,18 @@ impl SecretCache {
                 self.refreshes_failed.fetch_add(1, Ordering::Relaxed);
                 let delay = {
                     let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
-                    backoff.get_or_insert_with(new_backoff).next().unwrap_or(BACKOFF_MAX)
+                    backoff
+                        .get_or_insert_with(new_backoff)
+                        .next()
+                        .unwrap_or(BACKOFF_MAX)
                 };
-                self.not_before.store(self.nanos(Instant::now() + delay), Ordering::Release);
-                let holding = if held.is_some() { "keeping the last snapshot" } else { "nothing loaded yet" };
+                self.not_before
+                    .store(self.nanos(Instant::now() + delay), Ordering::Release);
+                let holding = if held.is_some() {
+                    "keeping the last snapshot"
+                } else {
+                    "nothing loaded yet"
+                };
                 if err.is_transient() {
                     tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, holding, "secret refresh failed");
                 } else {
@@ -313,7 +321,10 @@ impl SecretCache {
         let (current, pending, previous) = new.version_ids();
         let stats = self.stats();
         if old.map(Snapshot::version_ids) == Some((current, pending, previous)) {
-            tracing::debug!(sm_calls = stats.describe_calls + stats.get_value_calls, "secret refreshed, unchanged");
+            tracing::debug!(
+                sm_calls = stats.describe_calls + stats.get_value_calls,
+                "secret refreshed, unchanged"
+            );
         } else {
             tracing::info!(
                 current,

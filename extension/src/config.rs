@@ -53,8 +53,10 @@ impl CacheConfig {
             refresh_interval: env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", defaults.refresh_interval)?,
             previous_grace: env.seconds("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", defaults.previous_grace)?,
             miss_wait: env.millis("ORIGIN_VERIFY_MISS_WAIT_MS", defaults.miss_wait)?,
-            miss_refresh_min_interval: env
-                .seconds("ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS", defaults.miss_refresh_min_interval)?,
+            miss_refresh_min_interval: env.seconds(
+                "ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS",
+                defaults.miss_refresh_min_interval,
+            )?,
             load_wait: env.millis("ORIGIN_VERIFY_LOAD_WAIT_MS", defaults.load_wait)?,
             max_staleness: (!max_staleness.is_zero()).then_some(max_staleness),
             secret_id: defaults.secret_id,
@@ -119,7 +121,8 @@ impl Env<'_> {
 
     /// A duration given in whole milliseconds.
     pub fn millis(&self, var: &'static str, default: Duration) -> Result<Duration, Error> {
-        self.number(var, default.as_millis() as u64).map(Duration::from_millis)
+        self.number(var, default.as_millis() as u64)
+            .map(Duration::from_millis)
     }
 }
 
@@ -134,19 +137,40 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_the_secret_is_set() {
-        assert_eq!(parse(&[("ORIGIN_VERIFY_SECRET_ID", "s")]).unwrap(), CacheConfig::new("s"));
+        assert_eq!(
+            parse(&[("ORIGIN_VERIFY_SECRET_ID", "s")]).unwrap(),
+            CacheConfig::new("s")
+        );
     }
 
     #[test]
     fn errors_name_the_variable() {
         let missing = parse(&[]).unwrap_err().to_string();
         assert!(missing.contains("ORIGIN_VERIFY_SECRET_ID"), "{missing}");
-        let bad = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_REFRESH_SECONDS", "1m")]);
-        assert!(bad.unwrap_err().to_string().contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
-        let zero = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_REFRESH_SECONDS", "0")]);
-        assert!(zero.unwrap_err().to_string().contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
-        let stale = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "5")]);
-        assert!(stale.unwrap_err().to_string().contains("ORIGIN_VERIFY_MAX_STALENESS_SECONDS"));
+        let bad = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", "1m"),
+        ]);
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
+        let zero = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", "0"),
+        ]);
+        assert!(zero
+            .unwrap_err()
+            .to_string()
+            .contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
+        let stale = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "5"),
+        ]);
+        assert!(stale
+            .unwrap_err()
+            .to_string()
+            .contains("ORIGIN_VERIFY_MAX_STALENESS_SECONDS"));
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub enum Error {
         problem: String,
     },
     /// No snapshot has been loaded yet (cold start while Secrets Manager is unreachable).
-    #[error("the origin-verify secret is not loaded yet; failing closed so API Gateway does not cache a deny")]
+    #[error(
+        "the origin-verify secret is not loaded yet; failing closed so API Gateway does not cache a deny"
+    )]
     NotLoaded,
     /// The snapshot is older than `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`.
     #[error("the origin-verify secret was last refreshed {age_secs}s ago, beyond the configured maximum; failing closed")]
@@ -80,6 +82,12 @@ impl Error {
 
     /// Whether the error is a transient Secrets Manager failure.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::SecretsManager { kind: ErrorKind::Transient, .. })
+        matches!(
+            self,
+            Error::SecretsManager {
+                kind: ErrorKind::Transient,
+                ..
+            }
+        )
     }
 }

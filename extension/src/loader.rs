@@ -66,13 +66,19 @@ impl Stages {
                     .map(|(id, _)| id.clone())
             })
         };
-        let current =
-            find(CURRENT).ok_or_else(|| Error::NoCurrentVersion { secret_id: secret_id.to_owned() })?;
+        let current = find(CURRENT).ok_or_else(|| Error::NoCurrentVersion {
+            secret_id: secret_id.to_owned(),
+        })?;
         // A version carrying both AWSPENDING and AWSCURRENT (a finished rotation whose label was not yet
         // removed) is simply the current one.
         let pending = find(PENDING).filter(|p| *p != current);
         let previous = find(PREVIOUS).filter(|p| *p != current);
-        Ok(Self { current, pending, previous, last_rotated })
+        Ok(Self {
+            current,
+            pending,
+            previous,
+            last_rotated,
+        })
     }
 }
 
@@ -87,7 +93,11 @@ pub struct Loader {
 impl Loader {
     /// A loader for `config.secret_id` using `client`.
     pub fn new(client: Client, config: CacheConfig) -> Self {
-        Self { client, config, calls: CallCounts::default() }
+        Self {
+            client,
+            config,
+            calls: CallCounts::default(),
+        }
     }
 
     /// The settings it was built with.
@@ -116,7 +126,12 @@ impl Loader {
             Some(id) => self.previous(held, id, &stages, &current, now_wall, now).await?,
             None => None,
         };
-        Ok(Snapshot { current, pending, previous, fetched_at: Instant::now() })
+        Ok(Snapshot {
+            current,
+            pending,
+            previous,
+            fetched_at: Instant::now(),
+        })
     }
 
     /// The `AWSPREVIOUS` version if its grace window is still open; fetched only then.
@@ -134,11 +149,19 @@ impl Loader {
             return Ok(None);
         }
         let since = previous_since(held, id, stages.last_rotated, current.created, now_wall);
-        let Some(remaining) = (since + grace).duration_since(now_wall).ok().filter(|d| !d.is_zero()) else {
+        let Some(remaining) = (since + grace)
+            .duration_since(now_wall)
+            .ok()
+            .filter(|d| !d.is_zero())
+        else {
             return Ok(None);
         };
         let held_version = self.version(held, id, now_wall).await?;
-        Ok(Some(PreviousVersion { held: held_version, since, accept_until: now + remaining }))
+        Ok(Some(PreviousVersion {
+            held: held_version,
+            since,
+            accept_until: now + remaining,
+        }))
     }
 
     async fn describe(&self) -> Result<Stages, Error> {
@@ -151,7 +174,11 @@ impl Loader {
             .await
             .map_err(|e| self.sdk_error("DescribeSecret", e))?;
         let last_rotated = out.last_rotated_date.and_then(|d| SystemTime::try_from(d).ok());
-        Stages::from_describe(&self.config.secret_id, out.version_ids_to_stages.as_ref(), last_rotated)
+        Stages::from_describe(
+            &self.config.secret_id,
+            out.version_ids_to_stages.as_ref(),
+            last_rotated,
+        )
     }
 
     /// The held copy of `version_id`, or GetSecretValue naming exactly that version.
@@ -187,7 +214,12 @@ impl Loader {
                 "secret value is empty or longer than the maximum; it will never match"
             );
         }
-        Ok(HeldVersion { version_id: version_id.to_owned(), value, created, seen_at: now_wall })
+        Ok(HeldVersion {
+            version_id: version_id.to_owned(),
+            value,
+            created,
+            seen_at: now_wall,
+        })
     }
 
     fn sdk_error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> Error
@@ -198,7 +230,11 @@ impl Loader {
         Error::SecretsManager {
             operation,
             secret_id: self.config.secret_id.clone(),
-            kind: if is_transient_error(&err) { ErrorKind::Transient } else { ErrorKind::Permanent },
+            kind: if is_transient_error(&err) {
+                ErrorKind::Transient
+            } else {
+                ErrorKind::Permanent
+            },
             message: DisplayErrorContext(&err).to_string(),
         }
     }
@@ -225,7 +261,9 @@ fn previous_since(
             return p.since;
         }
     }
-    last_rotated.max(current_created).unwrap_or(SystemTime::UNIX_EPOCH)
+    last_rotated
+        .max(current_created)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The header value inside a SecretString: `{"<key>": "<value>"}` JSON, or the whole string when it is
@@ -304,9 +342,15 @@ mod tests {
 
     #[test]
     fn json_and_plain_values_are_extracted() {
-        assert!(expose(&extract_value(r#"{"HEADERVALUE":"abc"}"#, "HEADERVALUE").unwrap(), "abc"));
+        assert!(expose(
+            &extract_value(r#"{"HEADERVALUE":"abc"}"#, "HEADERVALUE").unwrap(),
+            "abc"
+        ));
         assert!(expose(&extract_value(r#"{"K":"a\"b"}"#, "K").unwrap(), "a\"b"));
-        assert!(expose(&extract_value("plain-value", "HEADERVALUE").unwrap(), "plain-value"));
+        assert!(expose(
+            &extract_value("plain-value", "HEADERVALUE").unwrap(),
+            "plain-value"
+        ));
         assert!(expose(&extract_value("12345", "HEADERVALUE").unwrap(), "12345"));
     }
 
@@ -345,8 +389,14 @@ mod tests {
     fn previous_window_starts_at_the_best_known_moment() {
         let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
         // A sandbox that never saw the version as current: the later of the two Secrets Manager dates.
-        assert_eq!(previous_since(None, "old", Some(t(100)), Some(t(50)), t(1000)), t(100));
+        assert_eq!(
+            previous_since(None, "old", Some(t(100)), Some(t(50)), t(1000)),
+            t(100)
+        );
         assert_eq!(previous_since(None, "old", None, Some(t(50)), t(1000)), t(50));
-        assert_eq!(previous_since(None, "old", None, None, t(1000)), SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            previous_since(None, "old", None, None, t(1000)),
+            SystemTime::UNIX_EPOCH
+        );
     }
 }

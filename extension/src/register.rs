@@ -37,5 +37,10 @@ pub async fn register(
         .register()
         .await
         .map_err(|e| Error::Extension(e.to_string()))?;
-    Ok(async move { registered.run().await.map_err(|e| Error::Extension(e.to_string())) })
+    Ok(async move {
+        registered
+            .run()
+            .await
+            .map_err(|e| Error::Extension(e.to_string()))
+    })
 }

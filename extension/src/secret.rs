@@ -37,7 +37,10 @@ impl Padded {
             *word = u64::from_ne_bytes(eight);
         }
         buf.zeroize();
-        Some(Self { words, len: bytes.len() as u64 })
+        Some(Self {
+            words,
+            len: bytes.len() as u64,
+        })
     }
 
     /// Equal in constant time: always folds every word, then one `subtle` comparison of the fold.
@@ -68,7 +71,9 @@ pub struct SecretValue {
 impl SecretValue {
     /// Wraps a value read from Secrets Manager.
     pub fn new(value: &str) -> Self {
-        Self { padded: Padded::new(value.as_bytes()) }
+        Self {
+            padded: Padded::new(value.as_bytes()),
+        }
     }
 
     /// Whether this value can ever match a presented header (it is non-empty and not over-long).
@@ -128,7 +133,10 @@ mod tests {
         assert!(matches("abc", b"abc"));
         assert!(!matches("abc", b"abd"));
         assert!(!matches("abc", b"ab"));
-        assert!(!matches("abc", b"abc\0"), "zero padding must not make a shorter value equal");
+        assert!(
+            !matches("abc", b"abc\0"),
+            "zero padding must not make a shorter value equal"
+        );
         assert!(!matches("abc\0", b"abc"));
     }
 

@@ -1,0 +1,118 @@
+//! The authorizer's configuration, parsed once at INIT from the environment.
+
+use origin_verify_extension::{CacheConfig, Env};
+
+use crate::Error;
+
+/// What a payload 2.0 event gets back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// `{"isAuthorized": bool}` (the HTTP API authorizer has `EnableSimpleResponses: true`).
+    Simple,
+    /// An IAM policy.
+    Iam,
+}
+
+/// Everything the authorizer reads from its environment (README, "Configuration").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `ORIGIN_VERIFY_HEADER`, lower-cased: the header CloudFront adds.
+    pub header: String,
+    /// `ORIGIN_VERIFY_RESPONSE`: the answer shape for payload 2.0.
+    pub response: ResponseMode,
+    /// The cache's settings (`ORIGIN_VERIFY_SECRET_ID` and the rest).
+    pub cache: CacheConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let env = Env(lookup);
+        let header = env
+            .string("ORIGIN_VERIFY_HEADER", "x-origin-verify")?
+            .to_ascii_lowercase();
+        if !header.bytes().all(is_token_byte) {
+            return Err(Error::Config {
+                var: "ORIGIN_VERIFY_HEADER",
+                problem: "is not a valid HTTP header name",
+                fix: "use letters, digits and '-' only, e.g. x-origin-verify",
+            });
+        }
+        let response = match env
+            .string("ORIGIN_VERIFY_RESPONSE", "simple")?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "simple" => ResponseMode::Simple,
+            "iam" => ResponseMode::Iam,
+            _ => {
+                return Err(Error::Config {
+                    var: "ORIGIN_VERIFY_RESPONSE",
+                    problem: "is neither 'simple' nor 'iam'",
+                    fix: "use 'simple' when the HTTP API authorizer enables simple responses, else 'iam'",
+                })
+            }
+        };
+        Ok(Self {
+            header,
+            response,
+            cache: CacheConfig::from_lookup(lookup)?,
+        })
+    }
+}
+
+/// RFC 9110 token characters.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s")]).unwrap();
+        assert_eq!(
+            (c.header.as_str(), c.response),
+            ("x-origin-verify", ResponseMode::Simple)
+        );
+        let c = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_HEADER", "X-Edge-Secret"),
+            ("ORIGIN_VERIFY_RESPONSE", "IAM"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.header.as_str(), c.response),
+            ("x-edge-secret", ResponseMode::Iam)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("ORIGIN_VERIFY_HEADER", "x origin"),
+            ("ORIGIN_VERIFY_RESPONSE", "policy"),
+        ] {
+            let err = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s"), (var, value)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{err}");
+        }
+        assert!(parse(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("ORIGIN_VERIFY_SECRET_ID"));
+    }
+}

@@ -1,0 +1,99 @@
+//! Secrets Manager clients and secrets for tests.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_secretsmanager::Client;
+
+use crate::REGION;
+
+/// A Secrets Manager client for the moto server at `url`, with dummy credentials.
+pub fn sm_client(url: &str) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
+        .endpoint_url(url)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A name unique within this test process and across runs against one moto.
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The JSON a secret holds, as the stack stores it.
+pub fn header_json(value: &str) -> String {
+    serde_json::json!({ "HEADERVALUE": value }).to_string()
+}
+
+/// Creates a secret whose AWSCURRENT is `{"HEADERVALUE": value}`; returns its version id.
+pub async fn create_secret(client: &Client, name: &str, value: &str) -> String {
+    let out = client
+        .create_secret()
+        .name(name)
+        .secret_string(header_json(value))
+        .send()
+        .await
+        .expect("CreateSecret");
+    out.version_id.expect("version id")
+}
+
+/// Adds a version labelled AWSPENDING; returns its version id.
+pub async fn put_pending(client: &Client, name: &str, value: &str) -> String {
+    let token = unique_name("token");
+    client
+        .put_secret_value()
+        .secret_id(name)
+        .client_request_token(&token)
+        .secret_string(header_json(value))
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .expect("PutSecretValue");
+    token
+}
+
+/// Moves AWSCURRENT to `version_id` (as finishSecret does) and drops its AWSPENDING label.
+pub async fn promote(client: &Client, name: &str, version_id: &str) {
+    let described = client
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .expect("DescribeSecret");
+    let current = described
+        .version_ids_to_stages
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+        .map(|(id, _)| id)
+        .expect("a current version");
+    client
+        .update_secret_version_stage()
+        .secret_id(name)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(version_id)
+        .remove_from_version_id(current)
+        .send()
+        .await
+        .expect("UpdateSecretVersionStage AWSCURRENT");
+    client
+        .update_secret_version_stage()
+        .secret_id(name)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(version_id)
+        .send()
+        .await
+        .expect("UpdateSecretVersionStage AWSPENDING");
+}
