@@ -127,6 +127,37 @@ impl<'a> Found<'a> {
     }
 }
 
+/// A JSON string borrowed from the event when it has no escapes (serde's own `Cow` always copies).
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+
+        de.deserialize_str(StrVisitor)
+    }
+}
+
 struct FieldsSeed<'h> {
     header: &'h str,
 }
@@ -148,13 +179,13 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = Fields::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "version" => fields.version = map.next_value()?,
-                "type" => fields.kind = map.next_value()?,
-                "routeArn" => fields.route_arn = map.next_value()?,
-                "methodArn" => fields.method_arn = map.next_value()?,
-                "authorizationToken" => fields.token = map.next_value()?,
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match key.0.as_ref() {
+                "version" => fields.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                "type" => fields.kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                "routeArn" => fields.route_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                "methodArn" => fields.method_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                "authorizationToken" => fields.token = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                 "headers" => map.next_value_seed(HeadersSeed {
                     header: self.header,
                     found: &mut fields.header,
@@ -205,9 +236,9 @@ impl<'de> Visitor<'de> for HeadersSeed<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            if name.eq_ignore_ascii_case(self.header) {
-                self.found.add(map.next_value::<Cow<'de, str>>()?);
+        while let Some(name) = map.next_key::<Str<'de>>()? {
+            if name.0.eq_ignore_ascii_case(self.header) {
+                self.found.add(map.next_value::<Str<'de>>()?.0);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -250,8 +281,8 @@ impl<'de> Visitor<'de> for MultiSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
         let mut count = 0;
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            if name.eq_ignore_ascii_case(self.header) {
+        while let Some(name) = map.next_key::<Str<'de>>()? {
+            if name.0.eq_ignore_ascii_case(self.header) {
                 count += map.next_value_seed(CountSeq)?;
             } else {
                 map.next_value::<IgnoredAny>()?;

@@ -114,7 +114,12 @@ pub fn policy_resource(arn: Option<&str>) -> String {
         Some(slashes.next().unwrap_or(arn.len()))
     });
     match stage_end {
-        Some(end) if arn.starts_with("arn:") => format!("{}/*", &arn[..end]),
+        Some(end) if arn.starts_with("arn:") => {
+            let mut resource = String::with_capacity(end + 2);
+            resource.push_str(&arn[..end]);
+            resource.push_str("/*");
+            resource
+        }
         _ => arn.to_owned(),
     }
 }

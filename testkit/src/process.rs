@@ -107,7 +107,10 @@ impl CargoLambda {
     /// Starts the emulator on a free port. `env` reaches the functions it runs.
     pub async fn spawn(env: &[(&str, &str)]) -> Self {
         let port = free_port();
-        let mut cmd = Command::new(tool("cargo-lambda"));
+        // In its own session: the emulator's watcher otherwise takes over a controlling terminal, which
+        // stops the shell that runs the tests. `setsid` execs in place, so the pid stays the group's id.
+        let mut cmd = Command::new("setsid");
+        cmd.arg(tool("cargo-lambda"));
         cmd.args([
             "lambda",
             "watch",
@@ -133,7 +136,7 @@ impl CargoLambda {
             dirs.extend(std::env::split_paths(&path));
             cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
         }
-        let child = cmd.process_group(0).spawn().expect("start cargo lambda watch");
+        let child = cmd.spawn().expect("start cargo lambda watch");
         let url = format!("http://127.0.0.1:{port}");
         wait_until_listening(&url, Duration::from_secs(60))
             .await
