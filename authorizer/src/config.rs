@@ -1,8 +1,7 @@
 //! The authorizer's configuration, parsed once at INIT from the environment.
 
-use origin_verify_extension::{CacheConfig, Env};
-
-use crate::Error;
+use origin_verify_config::{is_header_name, ConfigError, Env};
+use origin_verify_extension::CacheConfig;
 
 /// What a payload 2.0 event gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,59 +24,47 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    /// Reads variables through `lookup`.
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let env = Env(lookup);
+    /// Reads the variables through `env` (`Env::PROCESS` in production).
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let header = env
-            .string("ORIGIN_VERIFY_HEADER", "x-origin-verify")?
+            .string("ORIGIN_VERIFY_HEADER", "x-origin-verify")
             .to_ascii_lowercase();
-        if !header.bytes().all(is_token_byte) {
-            return Err(Error::Config {
-                var: "ORIGIN_VERIFY_HEADER",
-                problem: "is not a valid HTTP header name",
-                fix: "use letters, digits and '-' only, e.g. x-origin-verify",
-            });
+        if !is_header_name(&header) {
+            return Err(ConfigError::new(
+                "ORIGIN_VERIFY_HEADER",
+                "is not a valid HTTP header name",
+                "use letters, digits and '-' only, e.g. x-origin-verify",
+            ));
         }
         let response = match env
-            .string("ORIGIN_VERIFY_RESPONSE", "simple")?
+            .string("ORIGIN_VERIFY_RESPONSE", "simple")
             .to_ascii_lowercase()
             .as_str()
         {
             "simple" => ResponseMode::Simple,
             "iam" => ResponseMode::Iam,
             _ => {
-                return Err(Error::Config {
-                    var: "ORIGIN_VERIFY_RESPONSE",
-                    problem: "is neither 'simple' nor 'iam'",
-                    fix: "use 'simple' when the HTTP API authorizer enables simple responses, else 'iam'",
-                })
+                return Err(ConfigError::new(
+                    "ORIGIN_VERIFY_RESPONSE",
+                    "is neither 'simple' nor 'iam'",
+                    "use 'simple' when the HTTP API authorizer enables simple responses, else 'iam'",
+                ))
             }
         };
         Ok(Self {
             header,
             response,
-            cache: CacheConfig::from_lookup(lookup)?,
+            cache: CacheConfig::from_env(env)?,
         })
     }
-}
-
-/// RFC 9110 token characters.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(&Env(&origin_verify_config::table(vars)))
     }
 
     #[test]

@@ -9,15 +9,8 @@ pub enum Error {
     #[error("Unauthorized")]
     Unauthorized,
     /// A configuration variable is missing or malformed (stops the function at INIT).
-    #[error("configuration error: {var} {problem}: {fix}")]
-    Config {
-        /// The environment variable.
-        var: &'static str,
-        /// What is wrong with it.
-        problem: &'static str,
-        /// How to fix it.
-        fix: &'static str,
-    },
+    #[error(transparent)]
+    Config(#[from] origin_verify_config::ConfigError),
     /// The secret cache cannot decide (nothing loaded yet, or too stale): fail closed, uncached.
     #[error(transparent)]
     Cache(#[from] origin_verify_extension::Error),
@@ -27,7 +20,7 @@ impl From<Error> for Diagnostic {
     fn from(err: Error) -> Self {
         let error_type = match &err {
             Error::Unauthorized => "Unauthorized",
-            Error::Config { .. } => "OriginVerifyConfig",
+            Error::Config(_) => "OriginVerifyConfig",
             Error::Cache(_) => "OriginVerifySecretUnavailable",
         };
         Diagnostic {

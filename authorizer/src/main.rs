@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use origin_verify_authorizer::{Authorizer, Config};
+use origin_verify_config::Env;
 use origin_verify_extension::{default_client, register, Loader, SecretCache};
 use serde_json::value::RawValue;
 
@@ -13,7 +14,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|err| tracing::error!(error = %err, "not starting"))?;
+    let config =
+        Config::from_env(&Env::PROCESS).inspect_err(|err| tracing::error!(error = %err, "not starting"))?;
 
     let cache = SecretCache::new(Loader::new(default_client().await, config.cache.clone()));
     // Register before `lambda_runtime::run`, which ends INIT.

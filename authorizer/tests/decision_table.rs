@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config, Error};
+use origin_verify_config::{table, Env};
 use origin_verify_extension::{
     CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, SecretValue, Snapshot, MAX_VALUE_LEN,
 };
@@ -39,9 +40,7 @@ fn authorizer(previous_open: bool) -> Authorizer {
         }),
         fetched_at: now,
     };
-    let config =
-        Config::from_lookup(&|name| (name == "ORIGIN_VERIFY_SECRET_ID").then(|| "unused".to_owned()))
-            .expect("config");
+    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).expect("config");
     // Refreshes never run here: the snapshot is fresh and misses on a fresh snapshot wait for nothing.
     let mut cache_config = CacheConfig::new("unused");
     cache_config.miss_refresh_min_interval = Duration::from_secs(3600);

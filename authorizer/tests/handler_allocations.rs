@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config};
+use origin_verify_config::{table, Env};
 use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, SecretValue, Snapshot};
 use origin_verify_testkit::sm_client;
 
@@ -72,9 +73,7 @@ fn allocations_per_handler_call() {
         Loader::new(sm_client("http://127.0.0.1:9"), CacheConfig::new("unused")),
         snapshot,
     );
-    let config =
-        Config::from_lookup(&|name| (name == "ORIGIN_VERIFY_SECRET_ID").then(|| "unused".to_owned()))
-            .unwrap();
+    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).unwrap();
     let authorizer = Authorizer::new(config, cache);
 
     // (kind, allocations expected for an allowed request)

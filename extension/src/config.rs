@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use origin_verify_config::{ConfigError, Env};
 
 /// Settings of the secret cache. Every field comes from one `ORIGIN_VERIFY_*` variable (see README).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +43,12 @@ impl CacheConfig {
     }
 
     /// Reads the `ORIGIN_VERIFY_*` variables through `lookup` (`std::env::var` in production).
-    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let env = Env(lookup);
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let secret_id = env.required("ORIGIN_VERIFY_SECRET_ID", "set it to the secret's name or ARN")?;
         let defaults = Self::new(secret_id);
         let max_staleness = env.seconds("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", Duration::ZERO)?;
         let config = Self {
-            secret_key: env.string("ORIGIN_VERIFY_SECRET_KEY", &defaults.secret_key)?,
+            secret_key: env.string("ORIGIN_VERIFY_SECRET_KEY", &defaults.secret_key),
             refresh_interval: env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", defaults.refresh_interval)?,
             previous_grace: env.seconds("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", defaults.previous_grace)?,
             miss_wait: env.millis("ORIGIN_VERIFY_MISS_WAIT_MS", defaults.miss_wait)?,
@@ -62,7 +61,7 @@ impl CacheConfig {
             secret_id: defaults.secret_id,
         };
         if config.refresh_interval.is_zero() {
-            return Err(Error::config(
+            return Err(ConfigError::new(
                 "ORIGIN_VERIFY_REFRESH_SECONDS",
                 "is 0",
                 "use at least 1 (seconds); the rotator's propagation wait is derived from it",
@@ -70,7 +69,7 @@ impl CacheConfig {
         }
         if let Some(max) = config.max_staleness {
             if max < config.refresh_interval {
-                return Err(Error::config(
+                return Err(ConfigError::new(
                     "ORIGIN_VERIFY_MAX_STALENESS_SECONDS",
                     "is shorter than ORIGIN_VERIFY_REFRESH_SECONDS",
                     "set it to 0 (off) or to at least the refresh interval",
@@ -81,58 +80,12 @@ impl CacheConfig {
     }
 }
 
-/// Typed reads of environment variables; every error names the variable and the fix.
-pub struct Env<'a>(pub &'a dyn Fn(&str) -> Option<String>);
-
-impl Env<'_> {
-    /// A non-empty value, or the error naming `var` and `fix`.
-    pub fn required(&self, var: &'static str, fix: &'static str) -> Result<String, Error> {
-        match (self.0)(var) {
-            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-            _ => Err(Error::config(var, "is not set", fix)),
-        }
-    }
-
-    /// A non-empty value or `default`.
-    pub fn string(&self, var: &'static str, default: &str) -> Result<String, Error> {
-        match (self.0)(var) {
-            None => Ok(default.to_owned()),
-            Some(v) if v.trim().is_empty() => Ok(default.to_owned()),
-            Some(v) => Ok(v.trim().to_owned()),
-        }
-    }
-
-    /// A whole number, or `default` when unset.
-    pub fn number(&self, var: &'static str, default: u64) -> Result<u64, Error> {
-        match (self.0)(var) {
-            None => Ok(default),
-            Some(v) if v.trim().is_empty() => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| Error::config(var, "is not a whole number", "use digits only, e.g. 60")),
-        }
-    }
-
-    /// A duration given in whole seconds.
-    pub fn seconds(&self, var: &'static str, default: Duration) -> Result<Duration, Error> {
-        self.number(var, default.as_secs()).map(Duration::from_secs)
-    }
-
-    /// A duration given in whole milliseconds.
-    pub fn millis(&self, var: &'static str, default: Duration) -> Result<Duration, Error> {
-        self.number(var, default.as_millis() as u64)
-            .map(Duration::from_millis)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(vars: &[(&str, &str)]) -> Result<CacheConfig, Error> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        CacheConfig::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    fn parse(vars: &[(&str, &str)]) -> Result<CacheConfig, ConfigError> {
+        CacheConfig::from_env(&Env(&origin_verify_config::table(vars)))
     }
 
     #[test]

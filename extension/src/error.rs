@@ -4,15 +4,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A configuration variable is missing or malformed.
-    #[error("configuration error: {var} {problem}: {fix}")]
-    Config {
-        /// The environment variable.
-        var: &'static str,
-        /// What is wrong with it.
-        problem: &'static str,
-        /// How to fix it.
-        fix: &'static str,
-    },
+    #[error(transparent)]
+    Config(#[from] origin_verify_config::ConfigError),
     /// A Secrets Manager call failed.
     #[error("Secrets Manager {operation} for secret {secret_id} failed ({kind}): {message}")]
     SecretsManager {
@@ -76,10 +69,6 @@ impl std::fmt::Display for ErrorKind {
 }
 
 impl Error {
-    pub(crate) fn config(var: &'static str, problem: &'static str, fix: &'static str) -> Self {
-        Error::Config { var, problem, fix }
-    }
-
     /// Whether the error is a transient Secrets Manager failure.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -16,7 +16,7 @@ mod secret;
 mod snapshot;
 
 pub use cache::{CacheStats, Decision, DenyReason, SecretCache};
-pub use config::{CacheConfig, Env};
+pub use config::CacheConfig;
 pub use error::{Error, ErrorKind};
 pub use loader::{default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader};
 pub use register::{register, EXTENSION_NAME};
