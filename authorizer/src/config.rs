@@ -1,7 +1,7 @@
 //! The authorizer's configuration, parsed once at INIT from the environment.
 
-use origin_verify_config::{is_header_name, ConfigError, Env};
 use origin_verify_extension::CacheConfig;
+use origin_verify_shared::{is_header_name, ConfigError, Env};
 
 /// What a payload 2.0 event gets back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ mod tests {
     use super::*;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_env(&Env(&origin_verify_config::table(vars)))
+        Config::from_env(&Env(&origin_verify_shared::table(vars)))
     }
 
     #[test]

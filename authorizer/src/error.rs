@@ -10,7 +10,7 @@ pub enum Error {
     Unauthorized,
     /// A configuration variable is missing or malformed (stops the function at INIT).
     #[error(transparent)]
-    Config(#[from] origin_verify_config::ConfigError),
+    Config(#[from] origin_verify_shared::ConfigError),
     /// The secret cache cannot decide (nothing loaded yet, or too stale): fail closed, uncached.
     #[error(transparent)]
     Cache(#[from] origin_verify_extension::Error),

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_config::Env;
 use origin_verify_extension::{default_client, register, Loader, SecretCache};
+use origin_verify_shared::Env;
 use serde_json::value::RawValue;
 
 #[global_allocator]

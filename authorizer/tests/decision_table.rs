@@ -7,10 +7,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config, Error};
-use origin_verify_config::{table, Env};
 use origin_verify_extension::{
     CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, SecretValue, Snapshot, MAX_VALUE_LEN,
 };
+use origin_verify_shared::{table, Env};
 use origin_verify_testkit::sm_client;
 
 fn held(id: &str, value: &str) -> HeldVersion {

@@ -12,8 +12,8 @@ use std::time::{Instant, SystemTime};
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_config::{table, Env};
 use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, SecretValue, Snapshot};
+use origin_verify_shared::{table, Env};
 use origin_verify_testkit::sm_client;
 
 struct Counting;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use origin_verify_config::{ConfigError, Env};
+use origin_verify_shared::{ConfigError, Env};
 
 /// Settings of the secret cache. Every field comes from one `ORIGIN_VERIFY_*` variable (see README).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ mod tests {
     use super::*;
 
     fn parse(vars: &[(&str, &str)]) -> Result<CacheConfig, ConfigError> {
-        CacheConfig::from_env(&Env(&origin_verify_config::table(vars)))
+        CacheConfig::from_env(&Env(&origin_verify_shared::table(vars)))
     }
 
     #[test]

@@ -5,7 +5,7 @@
 pub enum Error {
     /// A configuration variable is missing or malformed.
     #[error(transparent)]
-    Config(#[from] origin_verify_config::ConfigError),
+    Config(#[from] origin_verify_shared::ConfigError),
     /// A Secrets Manager call failed.
     #[error("Secrets Manager {operation} for secret {secret_id} failed ({kind}): {message}")]
     SecretsManager {

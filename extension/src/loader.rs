@@ -1,14 +1,13 @@
 //! Loading the secret's stages from Secrets Manager: DescribeSecret, then GetSecretValue only for the
 //! versions not already held.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::Client;
-use serde_json::value::RawValue;
+use origin_verify_shared::HeaderSecret;
 use zeroize::Zeroizing;
 
 use crate::error::ErrorKind;
@@ -266,20 +265,9 @@ fn previous_since(
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
-/// The header value inside a SecretString: `{"<key>": "<value>"}` JSON, or the whole string when it is
-/// not a JSON object. The error says what is wrong without quoting the secret.
+/// The header value inside a SecretString (format shared with the rotator: see `origin_verify_shared`).
 pub fn extract_value(secret: &str, key: &str) -> Result<SecretValue, String> {
-    // Borrowed parse: the object's values stay slices of `secret`, so no copy of it is left behind.
-    let Ok(object) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(secret) else {
-        return Ok(SecretValue::new(secret));
-    };
-    let raw = object
-        .get(key)
-        .ok_or_else(|| format!("the JSON secret has no key {key:?} (set ORIGIN_VERIFY_SECRET_KEY)"))?;
-    let value: Zeroizing<String> = serde_json::from_str::<Cow<'_, str>>(raw.get())
-        .map(|v| Zeroizing::new(v.into_owned()))
-        .map_err(|_| format!("the value under key {key:?} is not a string"))?;
-    Ok(SecretValue::new(&value))
+    HeaderSecret::parse(secret, key).map(|parsed| SecretValue::new(parsed.value.expose()))
 }
 
 /// Whether retrying soon may succeed: timeouts, connection failures, throttling and server errors.

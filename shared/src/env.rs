@@ -1,8 +1,5 @@
-//! Configuration conventions shared by the authorizer and the rotator: every setting is an environment
-//! variable, read once at INIT into a typed struct, and every error names the variable and how to fix it.
-#![deny(missing_docs)]
-#![warn(clippy::all, rust_2018_idioms)]
-#![forbid(unsafe_code)]
+//! Configuration: every setting is an environment variable, read once at INIT into a typed struct, and
+//! every error names the variable and how to fix it.
 
 use std::time::Duration;
 

@@ -1,0 +1,11 @@
+//! Conventions shared by the authorizer and the rotator, so that the two can never disagree:
+//! how configuration is read from the environment, and how the header value sits inside the secret.
+#![deny(missing_docs)]
+#![warn(clippy::all, rust_2018_idioms)]
+#![forbid(unsafe_code)]
+
+mod env;
+mod secret_format;
+
+pub use env::{is_header_name, table, ConfigError, Env};
+pub use secret_format::{HeaderSecret, SecretFormat, Sensitive};
