@@ -1,1 +1,22 @@
+//! The origin-verify rotator: a Secrets Manager rotation function that rotates the header value and
+//! every CloudFront origin that sends it, without a moment in which CloudFront sends a value the
+//! authorizer refuses.
+//!
+//! The order is what makes it safe (README, "Rotation"): createSecret stores AWSPENDING; setSecret waits
+//! one authorizer refresh interval from the version's creation, proves the origin accepts the value, and
+//! only then writes it into CloudFront; testSecret checks both values, waits for CloudFront to deploy and
+//! checks through it; finishSecret moves AWSCURRENT.
+#![deny(missing_docs)]
+#![warn(clippy::all, rust_2018_idioms)]
+#![forbid(unsafe_code)]
 
+pub mod cloudfront;
+mod config;
+mod error;
+mod probe;
+mod rotation;
+mod secrets;
+
+pub use config::{RotatorConfig, PROPAGATION_MARGIN};
+pub use error::{Error, Step};
+pub use rotation::{Outcome, Rotator};

@@ -1,0 +1,382 @@
+//! The CloudFront side: set the header on every origin that sends it, and wait for deployment.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudfront::error::{DisplayErrorContext, SdkError};
+use aws_sdk_cloudfront::types::{CustomHeaders, DistributionConfig, OriginCustomHeader};
+use backon::{ExponentialBuilder, Retryable};
+use origin_verify_shared::Sensitive;
+
+use crate::rotation::{Ctx, Rotator};
+use crate::Error;
+
+/// Attempts of one UpdateDistribution against concurrent changes (ETag conflicts).
+pub const ETAG_ATTEMPTS: usize = 5;
+
+/// What setting the header did to one distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderUpdate {
+    /// The listed origins were updated.
+    Updated(Vec<String>),
+    /// Every matching origin already had the value: no UpdateDistribution call.
+    AlreadySet,
+}
+
+/// The origins a distribution's header is set on, and whether any value changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Ids of the origins that send (now) the header.
+    pub origins: Vec<String>,
+    /// Whether the configuration changed.
+    pub changed: bool,
+}
+
+/// Sets `header` to `value` in `config`: on the origins listed in `origin_ids` (adding the header where
+/// missing), or, when none are listed, on every origin that already sends a header of that name (matched
+/// exactly, ignoring ASCII case). Errors when nothing matches, naming what is missing.
+pub fn apply_header(
+    config: &mut DistributionConfig,
+    header: &str,
+    value: &str,
+    origin_ids: &[String],
+) -> Result<Applied, String> {
+    let origins = config
+        .origins
+        .as_mut()
+        .map(|o| o.items.as_mut_slice())
+        .unwrap_or_default();
+    if let Some(missing) = origin_ids.iter().find(|id| !origins.iter().any(|o| &o.id == *id)) {
+        return Err(format!(
+            "has no origin with id {missing:?} (CLOUDFRONT_ORIGIN_IDS)"
+        ));
+    }
+    let mut applied = Applied {
+        origins: Vec::new(),
+        changed: false,
+    };
+    for origin in origins.iter_mut() {
+        let sends_it = origin.custom_headers.as_ref().is_some_and(|h| {
+            h.items()
+                .iter()
+                .any(|h| h.header_name.eq_ignore_ascii_case(header))
+        });
+        let target = if origin_ids.is_empty() {
+            sends_it
+        } else {
+            origin_ids.contains(&origin.id)
+        };
+        if !target {
+            continue;
+        }
+        if origin.custom_headers.is_none() {
+            origin.custom_headers = Some(
+                CustomHeaders::builder()
+                    .quantity(0)
+                    .build()
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let Some(headers) = origin.custom_headers.as_mut() else {
+            continue;
+        };
+        let items = headers.items.get_or_insert_with(Vec::new);
+        match items
+            .iter_mut()
+            .find(|h| h.header_name.eq_ignore_ascii_case(header))
+        {
+            Some(h) if h.header_value == value => {}
+            Some(h) => {
+                h.header_value = value.to_owned();
+                applied.changed = true;
+            }
+            None => {
+                let added = OriginCustomHeader::builder()
+                    .header_name(header)
+                    .header_value(value)
+                    .build();
+                items.push(added.map_err(|e| e.to_string())?);
+                applied.changed = true;
+            }
+        }
+        headers.quantity = items.len() as i32;
+        applied.origins.push(origin.id.clone());
+    }
+    if applied.origins.is_empty() {
+        return Err(format!("no origin sends the header {header:?}"));
+    }
+    Ok(applied)
+}
+
+enum Attempt {
+    Conflict,
+    Failed(Error),
+}
+
+fn message<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
+    DisplayErrorContext(err).to_string()
+}
+
+impl Rotator {
+    fn cf_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+        ctx: &Ctx<'_>,
+        distribution: &str,
+        operation: &'static str,
+        err: SdkError<E, R>,
+    ) -> Error {
+        Error::CloudFront {
+            step: ctx.step,
+            operation,
+            distribution: distribution.to_owned(),
+            message: message(&err),
+        }
+    }
+
+    /// Sets the header on one distribution; on an ETag conflict, reads again and retries with backoff.
+    pub(crate) async fn set_distribution_header(
+        &self,
+        ctx: &Ctx<'_>,
+        distribution: &str,
+        value: &Sensitive,
+    ) -> Result<HeaderUpdate, Error> {
+        let backoff = ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_max_times(ETAG_ATTEMPTS - 1)
+            .with_jitter();
+        let attempt = || self.try_set_distribution_header(ctx, distribution, value);
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e| matches!(e, Attempt::Conflict))
+            .notify(|_, delay| {
+                tracing::warn!(
+                    distribution,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "ETag conflict; reading again"
+                )
+            })
+            .await
+            .map_err(|e| match e {
+                Attempt::Conflict => Error::EtagConflict {
+                    step: ctx.step,
+                    distribution: distribution.to_owned(),
+                    attempts: ETAG_ATTEMPTS,
+                },
+                Attempt::Failed(err) => err,
+            })
+    }
+
+    async fn try_set_distribution_header(
+        &self,
+        ctx: &Ctx<'_>,
+        distribution: &str,
+        value: &Sensitive,
+    ) -> Result<HeaderUpdate, Attempt> {
+        self.record("GetDistributionConfig");
+        let out = self
+            .cf
+            .get_distribution_config()
+            .id(distribution)
+            .send()
+            .await
+            .map_err(|e| Attempt::Failed(Self::cf_error(ctx, distribution, "GetDistributionConfig", e)))?;
+        let (Some(mut config), Some(etag)) = (out.distribution_config, out.e_tag) else {
+            return Err(Attempt::Failed(Error::CloudFront {
+                step: ctx.step,
+                operation: "GetDistributionConfig",
+                distribution: distribution.to_owned(),
+                message: "the answer held no configuration or no ETag".into(),
+            }));
+        };
+        let applied = apply_header(
+            &mut config,
+            &self.config.header,
+            value.expose(),
+            &self.config.origin_ids,
+        )
+        .map_err(|problem| {
+            Attempt::Failed(Error::NoMatchingOrigin {
+                step: ctx.step,
+                distribution: distribution.to_owned(),
+                problem,
+            })
+        })?;
+        if !applied.changed {
+            return Ok(HeaderUpdate::AlreadySet);
+        }
+        self.record("UpdateDistribution");
+        let result = self
+            .cf
+            .update_distribution()
+            .id(distribution)
+            .if_match(etag)
+            .distribution_config(config)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(HeaderUpdate::Updated(applied.origins)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_precondition_failed()) => {
+                Err(Attempt::Conflict)
+            }
+            Err(e) => Err(Attempt::Failed(Self::cf_error(
+                ctx,
+                distribution,
+                "UpdateDistribution",
+                e,
+            ))),
+        }
+    }
+
+    /// Waits until every configured distribution reports `Deployed`, within `ROTATION_DEPLOY_WAIT_SECONDS`.
+    pub(crate) async fn wait_deployed(&self, ctx: &Ctx<'_>) -> Result<(), Error> {
+        let start = Instant::now();
+        for distribution in &self.config.distribution_ids {
+            loop {
+                self.record("GetDistribution");
+                let out = self
+                    .cf
+                    .get_distribution()
+                    .id(distribution)
+                    .send()
+                    .await
+                    .map_err(|e| Self::cf_error(ctx, distribution, "GetDistribution", e))?;
+                let status = out.distribution.map(|d| d.status).unwrap_or_default();
+                if status == "Deployed" {
+                    break;
+                }
+                let waited = start.elapsed();
+                if waited + self.config.deploy_poll > self.config.deploy_wait {
+                    return Err(Error::NotDeployed {
+                        step: ctx.step,
+                        distribution: distribution.clone(),
+                        status,
+                        waited_secs: waited.as_secs(),
+                    });
+                }
+                tracing::info!(distribution, status, "waiting for CloudFront to deploy");
+                tokio::time::sleep(self.config.deploy_poll).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudfront::types::{Origin, Origins};
+
+    fn origin(id: &str, headers: &[(&str, &str)]) -> Origin {
+        let items: Vec<OriginCustomHeader> = headers
+            .iter()
+            .map(|(n, v)| {
+                OriginCustomHeader::builder()
+                    .header_name(*n)
+                    .header_value(*v)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let mut b = Origin::builder().id(id).domain_name(format!("{id}.example"));
+        if !items.is_empty() {
+            b = b.custom_headers(
+                CustomHeaders::builder()
+                    .quantity(items.len() as i32)
+                    .set_items(Some(items))
+                    .build()
+                    .unwrap(),
+            );
+        }
+        b.build().unwrap()
+    }
+
+    fn config(origins: Vec<Origin>) -> DistributionConfig {
+        let mut c = DistributionConfig::builder()
+            .caller_reference("r")
+            .comment("")
+            .enabled(true)
+            .build()
+            .unwrap();
+        c.origins = Some(
+            Origins::builder()
+                .quantity(origins.len() as i32)
+                .set_items(Some(origins))
+                .build()
+                .unwrap(),
+        );
+        c
+    }
+
+    fn header_of<'a>(c: &'a DistributionConfig, id: &str) -> Vec<(&'a str, &'a str)> {
+        let o = c
+            .origins
+            .as_ref()
+            .unwrap()
+            .items
+            .iter()
+            .find(|o| o.id == id)
+            .unwrap();
+        o.custom_headers
+            .as_ref()
+            .map(|h| {
+                h.items()
+                    .iter()
+                    .map(|h| (h.header_name(), h.header_value()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn sets_every_origin_that_sends_the_header_ignoring_case_only() {
+        let mut c = config(vec![
+            origin("api", &[("X-Origin-Verify", "old"), ("other", "keep")]),
+            origin("api2", &[("x-origin-verify", "old")]),
+            origin("s3", &[]),
+            origin("near", &[("x-origin-verify-2", "keep")]),
+        ]);
+        let applied = apply_header(&mut c, "x-origin-verify", "new", &[]).unwrap();
+        assert_eq!(
+            applied,
+            Applied {
+                origins: vec!["api".into(), "api2".into()],
+                changed: true
+            }
+        );
+        assert_eq!(
+            header_of(&c, "api"),
+            vec![("X-Origin-Verify", "new"), ("other", "keep")]
+        );
+        assert_eq!(header_of(&c, "api2"), vec![("x-origin-verify", "new")]);
+        assert_eq!(header_of(&c, "s3"), vec![]);
+        assert!(
+            c.origins.as_ref().unwrap().items[2].custom_headers.is_none(),
+            "untouched origin unchanged"
+        );
+        assert_eq!(header_of(&c, "near"), vec![("x-origin-verify-2", "keep")]);
+
+        let again = apply_header(&mut c, "x-origin-verify", "new", &[]).unwrap();
+        assert!(!again.changed, "already set: nothing to update");
+    }
+
+    #[test]
+    fn configured_origin_ids_restrict_and_add() {
+        let mut c = config(vec![
+            origin("api", &[("x-origin-verify", "old")]),
+            origin("other", &[]),
+        ]);
+        let applied = apply_header(&mut c, "x-origin-verify", "new", &["other".into()]).unwrap();
+        assert_eq!(applied.origins, vec!["other"]);
+        assert_eq!(header_of(&c, "api"), vec![("x-origin-verify", "old")]);
+        assert_eq!(header_of(&c, "other"), vec![("x-origin-verify", "new")]);
+        let missing = apply_header(&mut c, "x-origin-verify", "v", &["nope".into()]).unwrap_err();
+        assert!(missing.contains("nope"), "{missing}");
+    }
+
+    #[test]
+    fn no_matching_origin_is_an_error_that_names_the_header() {
+        let mut c = config(vec![origin("s3", &[])]);
+        let err = apply_header(&mut c, "x-origin-verify", "v", &[]).unwrap_err();
+        assert!(err.contains("x-origin-verify"), "{err}");
+    }
+}

@@ -1,0 +1,172 @@
+//! The rotator's one error type. Every message says which step, which resource and why; none contains a
+//! secret value.
+
+use std::fmt;
+
+use lambda_runtime::Diagnostic;
+
+/// A rotation step, as Secrets Manager names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `createSecret`: generate and store the AWSPENDING value.
+    Create,
+    /// `setSecret`: make sure the origin accepts it, then give it to CloudFront.
+    Set,
+    /// `testSecret`: check both values at the origin, wait for CloudFront to deploy, check through it.
+    Test,
+    /// `finishSecret`: move AWSCURRENT to the new version.
+    Finish,
+}
+
+impl Step {
+    /// Parses Secrets Manager's step name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "createSecret" => Some(Step::Create),
+            "setSecret" => Some(Step::Set),
+            "testSecret" => Some(Step::Test),
+            "finishSecret" => Some(Step::Finish),
+            _ => None,
+        }
+    }
+
+    /// Secrets Manager's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Create => "createSecret",
+            Step::Set => "setSecret",
+            Step::Test => "testSecret",
+            Step::Finish => "finishSecret",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a rotation step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration variable is missing or malformed.
+    #[error(transparent)]
+    Config(#[from] origin_verify_shared::ConfigError),
+    /// The event names no known step.
+    #[error("unknown rotation step {0:?} (expected createSecret, setSecret, testSecret or finishSecret)")]
+    UnknownStep(String),
+    /// The rotation contract's preamble refused the request.
+    #[error("{step}: secret {secret}, version {token}: {problem}")]
+    Preamble {
+        /// The step.
+        step: Step,
+        /// The secret id from the event.
+        secret: String,
+        /// The ClientRequestToken.
+        token: String,
+        /// Why.
+        problem: &'static str,
+    },
+    /// A Secrets Manager call failed.
+    #[error("{step}: Secrets Manager {operation} on {secret} failed: {message}")]
+    SecretsManager {
+        /// The step.
+        step: Step,
+        /// The API operation.
+        operation: &'static str,
+        /// The secret id.
+        secret: String,
+        /// The service's or the transport's message.
+        message: String,
+    },
+    /// A secret version's value is unusable. Never quotes the value.
+    #[error("{step}: secret {secret}, version {version}: {problem}")]
+    Format {
+        /// The step.
+        step: Step,
+        /// The secret id.
+        secret: String,
+        /// The version id or stage.
+        version: String,
+        /// Why.
+        problem: String,
+    },
+    /// A CloudFront call failed.
+    #[error("{step}: CloudFront {operation} on distribution {distribution} failed: {message}")]
+    CloudFront {
+        /// The step.
+        step: Step,
+        /// The API operation.
+        operation: &'static str,
+        /// The distribution id.
+        distribution: String,
+        /// The service's or the transport's message.
+        message: String,
+    },
+    /// No origin of the distribution sends the header (or a configured origin id does not exist).
+    #[error("{step}: distribution {distribution}: {problem}")]
+    NoMatchingOrigin {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// What is missing.
+        problem: String,
+    },
+    /// UpdateDistribution kept losing to concurrent changes.
+    #[error("{step}: distribution {distribution}: the configuration changed under every one of {attempts} updates (ETag conflict); nothing was lost, retry later")]
+    EtagConflict {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// Attempts made.
+        attempts: usize,
+    },
+    /// A distribution did not finish deploying within the budget.
+    #[error("{step}: distribution {distribution} is still {status} after {waited_secs}s (ROTATION_DEPLOY_WAIT_SECONDS); both values stay accepted and Secrets Manager will retry")]
+    NotDeployed {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// Its last status.
+        status: String,
+        /// How long the step waited.
+        waited_secs: u64,
+    },
+    /// A test request did not get a 2xx answer.
+    #[error("{step}: {url} with {presented} did not answer 2xx after {attempts} attempts: {problem}")]
+    Probe {
+        /// The step.
+        step: Step,
+        /// The URL requested.
+        url: String,
+        /// Which value was sent: "AWSPENDING", "AWSCURRENT", or "no header (through CloudFront)".
+        presented: &'static str,
+        /// Attempts made.
+        attempts: usize,
+        /// The last status or transport error.
+        problem: String,
+    },
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Self {
+        let error_type = match &err {
+            Error::Config(_) => "RotatorConfig",
+            Error::UnknownStep(_) | Error::Preamble { .. } => "RotationRefused",
+            Error::SecretsManager { .. } | Error::Format { .. } => "SecretsManager",
+            Error::CloudFront { .. } | Error::NoMatchingOrigin { .. } | Error::EtagConflict { .. } => {
+                "CloudFront"
+            }
+            Error::NotDeployed { .. } => "CloudFrontNotDeployed",
+            Error::Probe { .. } => "OriginTestFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The four rotation steps and the contract's preamble.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use origin_verify_shared::{HeaderSecret, Sensitive};
+
+use crate::cloudfront::HeaderUpdate;
+use crate::secrets::{CURRENT, PENDING};
+use crate::{Error, RotatorConfig, Step};
+
+/// What a step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step did its work.
+    Done,
+    /// Nothing to do: the reason.
+    Skipped(&'static str),
+}
+
+/// The step being run, for errors and logs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The step.
+    pub step: Step,
+    /// The secret id from the event.
+    pub secret: &'a str,
+    /// The ClientRequestToken: the id of the version being rotated in.
+    pub token: &'a str,
+}
+
+/// Runs rotation steps against Secrets Manager, CloudFront and the origin.
+#[derive(Debug)]
+pub struct Rotator {
+    pub(crate) sm: aws_sdk_secretsmanager::Client,
+    pub(crate) cf: aws_sdk_cloudfront::Client,
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: RotatorConfig,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Rotator {
+    /// A rotator using these clients. Test requests time out after `ROTATION_HTTP_TIMEOUT_SECONDS`.
+    pub fn new(
+        sm: aws_sdk_secretsmanager::Client,
+        cf: aws_sdk_cloudfront::Client,
+        config: RotatorConfig,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()?;
+        Ok(Self {
+            sm,
+            cf,
+            http,
+            config,
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The calls made since the last call of this method (AWS operations and "HTTP GET"), in order.
+    pub fn take_calls(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub(crate) fn record(&self, call: &'static str) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+    }
+
+    /// Runs one step for `secret` and the version `token`, as Secrets Manager asks for it.
+    pub async fn run(&self, step: &str, secret: &str, token: &str) -> Result<Outcome, Error> {
+        let step = Step::parse(step).ok_or_else(|| Error::UnknownStep(step.to_owned()))?;
+        let ctx = Ctx { step, secret, token };
+        let described = self.describe(&ctx).await?;
+        let refuse = |problem| Error::Preamble {
+            step,
+            secret: secret.to_owned(),
+            token: token.to_owned(),
+            problem,
+        };
+        if !described.rotation_enabled {
+            return Err(refuse("rotation is not enabled for this secret"));
+        }
+        if !described.stages.contains_key(token) {
+            return Err(refuse("the secret has no version with this id"));
+        }
+        if described.has(token, CURRENT) {
+            return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
+        }
+        if !described.has(token, PENDING) {
+            return Err(refuse("the version is not labelled AWSPENDING"));
+        }
+        match step {
+            Step::Create => self.create(&ctx).await,
+            Step::Set => self.set(&ctx).await,
+            Step::Test => self.test(&ctx).await,
+            Step::Finish => {
+                let current = described.version_with(CURRENT).map(str::to_owned);
+                self.finish(&ctx, current.as_deref()).await
+            }
+        }
+    }
+
+    /// createSecret: a new random value as AWSPENDING, in the format of the current one. Idempotent.
+    async fn create(&self, ctx: &Ctx<'_>) -> Result<Outcome, Error> {
+        if self.get_value(ctx, Some(ctx.token), PENDING).await?.is_some() {
+            return Ok(Outcome::Skipped("the AWSPENDING value already exists"));
+        }
+        let current = self.require(ctx, None, CURRENT).await?;
+        let parsed = self.parse(ctx, &current.secret_string, CURRENT)?;
+        let value = self.random_value(ctx).await?;
+        let rendered = parsed
+            .render(current.secret_string.expose(), value.expose())
+            .map_err(|problem| self.format_error(ctx, CURRENT, problem))?;
+        self.put_pending(ctx, &rendered).await?;
+        Ok(Outcome::Done)
+    }
+
+    /// setSecret: wait until every authorizer can know the value, prove the origin accepts it, and only
+    /// then give it to CloudFront.
+    async fn set(&self, ctx: &Ctx<'_>) -> Result<Outcome, Error> {
+        let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
+        let value = self.parse(ctx, &pending.secret_string, PENDING)?.value;
+        self.wait_for_propagation(pending.created).await;
+        for url in &self.config.origin_test_urls {
+            self.probe(ctx, url, Some(&value), PENDING).await?;
+        }
+        let mut updated = 0;
+        for distribution in &self.config.distribution_ids {
+            match self.set_distribution_header(ctx, distribution, &value).await? {
+                HeaderUpdate::Updated(origins) => {
+                    updated += 1;
+                    tracing::info!(
+                        distribution,
+                        ?origins,
+                        "origin header set to the AWSPENDING value"
+                    );
+                }
+                HeaderUpdate::AlreadySet => tracing::info!(distribution, "origin header already set"),
+            }
+        }
+        Ok(if updated == 0 {
+            Outcome::Skipped("every distribution already sends the value")
+        } else {
+            Outcome::Done
+        })
+    }
+
+    /// Sleeps until `ROTATION_PROPAGATION_SECONDS` have passed since the version was created (a retried
+    /// setSecret does not wait again). Without a creation date, waits the whole interval.
+    async fn wait_for_propagation(&self, created: Option<SystemTime>) {
+        let elapsed = created
+            .and_then(|c| SystemTime::now().duration_since(c).ok())
+            .unwrap_or(Duration::ZERO);
+        let remaining = self.config.propagation.saturating_sub(elapsed);
+        if !remaining.is_zero() {
+            tracing::info!(
+                wait_secs = remaining.as_secs_f64(),
+                "waiting for every authorizer to refresh before CloudFront may send the new value"
+            );
+            tokio::time::sleep(remaining).await;
+        }
+    }
+
+    /// testSecret: both values at the origin, CloudFront deployed, then through CloudFront.
+    async fn test(&self, ctx: &Ctx<'_>) -> Result<Outcome, Error> {
+        let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
+        let pending = self.parse(ctx, &pending.secret_string, PENDING)?.value;
+        let current = self.require(ctx, None, CURRENT).await?;
+        let current = self.parse(ctx, &current.secret_string, CURRENT)?.value;
+        for url in &self.config.origin_test_urls {
+            self.probe(ctx, url, Some(&pending), PENDING).await?;
+            self.probe(ctx, url, Some(&current), CURRENT).await?;
+        }
+        self.wait_deployed(ctx).await?;
+        for url in &self.config.cloudfront_test_urls {
+            self.probe(ctx, url, None, "no header (through CloudFront)")
+                .await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// finishSecret: AWSCURRENT moves to the new version (the old one gets AWSPREVIOUS).
+    async fn finish(&self, ctx: &Ctx<'_>, current: Option<&str>) -> Result<Outcome, Error> {
+        let Some(current) = current else {
+            return Err(self.format_error(ctx, CURRENT, "no version is labelled AWSCURRENT".into()));
+        };
+        self.move_current(ctx, current).await?;
+        self.remove_pending(ctx).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn require(
+        &self,
+        ctx: &Ctx<'_>,
+        version: Option<&str>,
+        stage: &'static str,
+    ) -> Result<crate::secrets::Version, Error> {
+        self.get_value(ctx, version, stage)
+            .await?
+            .ok_or_else(|| self.format_error(ctx, stage, format!("has no {stage} value")))
+    }
+
+    fn parse(
+        &self,
+        ctx: &Ctx<'_>,
+        secret_string: &Sensitive,
+        stage: &'static str,
+    ) -> Result<HeaderSecret, Error> {
+        HeaderSecret::parse(secret_string.expose(), &self.config.secret_key)
+            .map_err(|problem| self.format_error(ctx, stage, problem))
+    }
+
+    fn format_error(&self, ctx: &Ctx<'_>, version: &str, problem: String) -> Error {
+        Error::Format {
+            step: ctx.step,
+            secret: ctx.secret.to_owned(),
+            version: version.to_owned(),
+            problem,
+        }
+    }
+}
