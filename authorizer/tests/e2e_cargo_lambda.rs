@@ -17,13 +17,16 @@ async fn the_binary_answers_every_payload_under_the_emulator() {
     create_secret(&sm, &secret, CURRENT).await;
     put_pending(&sm, &secret, PENDING).await;
 
-    let emulator = CargoLambda::spawn(&[
-        ("AWS_ENDPOINT_URL", moto.as_str()),
-        ("AWS_REGION", origin_verify_testkit::REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("ORIGIN_VERIFY_SECRET_ID", secret.as_str()),
-    ])
+    let emulator = CargoLambda::spawn(
+        "authorizer",
+        &[
+            ("AWS_ENDPOINT_URL", moto.as_str()),
+            ("AWS_REGION", origin_verify_testkit::REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("ORIGIN_VERIFY_SECRET_ID", secret.as_str()),
+        ],
+    )
     .await;
 
     let cases = [

@@ -97,3 +97,44 @@ pub async fn promote(client: &Client, name: &str, version_id: &str) {
         .await
         .expect("UpdateSecretVersionStage AWSPENDING");
 }
+
+/// A fresh ClientRequestToken (Secrets Manager wants 32 to 64 characters).
+pub fn new_token() -> String {
+    format!("{:0>36}", unique_name("t").replace('-', ""))
+}
+
+/// Version id → staging labels of a secret, now.
+pub async fn stages(client: &Client, name: &str) -> std::collections::HashMap<String, Vec<String>> {
+    let out = client
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .expect("DescribeSecret");
+    let mut stages = out.version_ids_to_stages.unwrap_or_default();
+    stages.retain(|_, labels| !labels.is_empty());
+    stages
+}
+
+/// The header value the secret holds under `stage` (`None` when the stage has no value).
+pub async fn stage_value(client: &Client, name: &str, stage: &str) -> Option<String> {
+    let out = client
+        .get_secret_value()
+        .secret_id(name)
+        .version_stage(stage)
+        .send()
+        .await
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_str(&out.secret_string?).ok()?;
+    json.get("HEADERVALUE")?.as_str().map(str::to_owned)
+}
+
+/// The id of the version labelled AWSCURRENT.
+pub async fn current_version(client: &Client, name: &str) -> String {
+    stages(client, name)
+        .await
+        .into_iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(id, _)| id)
+        .expect("a current version")
+}

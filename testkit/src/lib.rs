@@ -3,13 +3,21 @@
 //!
 //! The test command (`scripts/test`) installs the pinned tools and starts one shared moto server; its
 //! address reaches tests as [`MOTO_URL_VAR`]. Tests that must stop moto start their own with
-//! [`Moto::spawn`].
+//! [`Moto::spawn`]. What moto cannot show is mocked with `aws-smithy-mocks` ([`mocked_cf_client`]).
 #![warn(missing_docs, clippy::all)]
 
+pub use aws_smithy_mocks;
+
+mod cloudfront;
 mod fixtures;
+mod mocks;
+mod origin;
 mod process;
 
+pub use cloudfront::*;
 pub use fixtures::*;
+pub use mocks::*;
+pub use origin::*;
 pub use process::*;
 
 /// Environment variable holding the shared moto server's URL (set by `scripts/test`).

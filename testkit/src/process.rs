@@ -104,8 +104,11 @@ pub struct CargoLambda {
 }
 
 impl CargoLambda {
-    /// Starts the emulator on a free port. `env` reaches the functions it runs.
-    pub async fn spawn(env: &[(&str, &str)]) -> Self {
+    /// Starts the emulator on a free port, serving the binary `bin`. `env` reaches the function.
+    ///
+    /// The binary is named because the emulator otherwise also starts a default instance with a bare
+    /// `cargo run`, which fails in a workspace of several binaries.
+    pub async fn spawn(bin: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         // In its own session: the emulator's watcher otherwise takes over a controlling terminal, which
         // stops the shell that runs the tests. `setsid` execs in place, so the pid stays the group's id.
@@ -119,6 +122,8 @@ impl CargoLambda {
             "127.0.0.1",
             "-P",
             &port.to_string(),
+            "--bin",
+            bin,
         ])
         .current_dir(workspace_root())
         .stdin(Stdio::null())

@@ -1,0 +1,262 @@
+//! Rotations driven step by step the way Secrets Manager calls them, against moto (Secrets Manager and
+//! CloudFront) and a local origin that accepts only the values the secret holds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use origin_verify_rotator::{Error, Outcome};
+use origin_verify_testkit::{current_version, put_pending, stage_value, Accepts};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_rotation_moves_every_matching_origin_and_then_the_secret() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let old_version = current_version(&f.sm, &f.secret).await;
+    let token = f.stage().await;
+    let rotator = f.rotator(&[]);
+
+    assert_eq!(
+        rotator.run("createSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Done
+    );
+    println!("createSecret calls: {:?}", rotator.take_calls());
+    assert_eq!(f.labels(&token).await, ["AWSPENDING"]);
+    assert_eq!(f.labels(&old_version).await, ["AWSCURRENT"]);
+    let pending = stage_value(&f.sm, &f.secret, "AWSPENDING")
+        .await
+        .expect("pending value in JSON");
+    assert_ne!(pending, OLD);
+    assert_eq!(pending.len(), 32);
+    assert!(
+        pending.chars().all(|c| c.is_ascii_alphanumeric()),
+        "no punctuation"
+    );
+
+    assert_eq!(
+        rotator.run("setSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Done
+    );
+    println!("setSecret calls: {:?}", rotator.take_calls());
+    let d1_api = origin_verify_testkit::origin_headers(&f.cf, &f.d1, "api").await;
+    assert_eq!(
+        d1_api,
+        vec![
+            (HEADER.to_owned(), pending.clone()),
+            ("x-other".to_owned(), "keep".to_owned())
+        ],
+        "value replaced, name and other headers kept"
+    );
+    assert_eq!(
+        f.header_on(&f.d1, "s3").await,
+        None,
+        "an origin without the header is untouched"
+    );
+    let d2 = origin_verify_testkit::origin_headers(&f.cf, &f.d2, "api2").await;
+    assert_eq!(d2, vec![("X-Origin-Verify".to_owned(), pending.clone())]);
+    assert_eq!(
+        f.labels(&old_version).await,
+        ["AWSCURRENT"],
+        "the secret is not moved before finishSecret"
+    );
+
+    assert_eq!(
+        rotator.run("testSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Done
+    );
+    println!("testSecret calls: {:?}", rotator.take_calls());
+
+    assert_eq!(
+        rotator.run("finishSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Done
+    );
+    println!("finishSecret calls: {:?}", rotator.take_calls());
+    assert_eq!(f.labels(&token).await, ["AWSCURRENT"]);
+    assert_eq!(f.labels(&old_version).await, ["AWSPREVIOUS"]);
+    assert_eq!(
+        stage_value(&f.sm, &f.secret, "AWSCURRENT").await.as_deref(),
+        Some(pending.as_str())
+    );
+    assert_eq!(f.origin_status(&pending).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_run_three_times_reaches_the_same_state_without_extra_writes() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    let rotator = f.rotator(&[]);
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        rotator
+            .run(step, &f.secret, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+        rotator.take_calls();
+        let state = (
+            stages_sorted(&f).await,
+            f.header_on(&f.d1, "api").await,
+            f.header_on(&f.d2, "api2").await,
+        );
+        for run in 2..=3 {
+            rotator
+                .run(step, &f.secret, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{step} run {run}: {e}"));
+            let calls = rotator.take_calls();
+            assert_eq!(
+                writes(&calls),
+                Vec::<&str>::new(),
+                "{step} run {run} wrote: {calls:?}"
+            );
+            let again = (
+                stages_sorted(&f).await,
+                f.header_on(&f.d1, "api").await,
+                f.header_on(&f.d2, "api2").await,
+            );
+            assert_eq!(again, state, "{step} run {run} changed the state");
+        }
+    }
+}
+
+async fn stages_sorted(f: &Fixture) -> Vec<(String, Vec<String>)> {
+    let mut all: Vec<_> = origin_verify_testkit::stages(&f.sm, &f.secret)
+        .await
+        .into_iter()
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preamble_refuses_what_the_contract_refuses() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let rotator = f.rotator(&[]);
+    let refused = |r: Result<Outcome, Error>| match r {
+        Err(Error::Preamble { problem, .. }) => problem,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // Rotation never enabled: a pending version exists, but this secret is not being rotated.
+    let pending = put_pending(&f.sm, &f.secret, "PendingWithoutRotation0123456789").await;
+    let problem = refused(rotator.run("createSecret", &f.secret, &pending).await);
+    assert!(problem.contains("not enabled"), "{problem}");
+
+    let token = f.stage().await;
+    let problem = refused(
+        rotator
+            .run("createSecret", &f.secret, &origin_verify_testkit::new_token())
+            .await,
+    );
+    assert!(problem.contains("no version"), "{problem}");
+
+    // A version that carries neither label (the first pending one lost AWSPENDING to the staged one).
+    let problem = refused(rotator.run("setSecret", &f.secret, &pending).await);
+    assert!(problem.contains("AWSPENDING"), "{problem}");
+
+    let current = current_version(&f.sm, &f.secret).await;
+    let skipped = rotator.run("finishSecret", &f.secret, &current).await.unwrap();
+    assert_eq!(skipped, Outcome::Skipped("the version is already AWSCURRENT"));
+
+    assert!(matches!(
+        rotator.run("bogusStep", &f.secret, &token).await,
+        Err(Error::UnknownStep(_))
+    ));
+    assert_eq!(writes(&rotator.take_calls()), Vec::<&str>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_that_refuses_the_pending_value_stops_set_secret_before_cloudfront() {
+    let f = Fixture::new(Accepts::CurrentOnly).await;
+    let token = f.stage().await;
+    let rotator = f.rotator(&[]);
+    rotator.run("createSecret", &f.secret, &token).await.unwrap();
+    rotator.take_calls();
+
+    let err = rotator.run("setSecret", &f.secret, &token).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Probe {
+                presented: "AWSPENDING",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let calls = rotator.take_calls();
+    assert!(
+        !calls.contains(&"GetDistributionConfig") && writes(&calls).is_empty(),
+        "{calls:?}"
+    );
+    assert_eq!(f.header_on(&f.d1, "api").await.as_deref(), Some(OLD));
+    assert_eq!(f.header_on(&f.d2, "api2").await.as_deref(), Some(OLD));
+    let pending = stage_value(&f.sm, &f.secret, "AWSPENDING").await.unwrap();
+    assert!(
+        !err.to_string().contains(&pending),
+        "the error must not carry the value: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_test_secret_keeps_current_and_leaves_cloudfront_on_an_accepted_value() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    // Through "CloudFront" here is the origin without the header: it answers 401, so testSecret fails last.
+    let url = f.origin.url.clone();
+    let rotator = f.rotator(&[("CLOUDFRONT_TEST_URLS", url.as_str())]);
+    let current_before = current_version(&f.sm, &f.secret).await;
+    for step in ["createSecret", "setSecret"] {
+        rotator.run(step, &f.secret, &token).await.unwrap();
+    }
+    let err = rotator.run("testSecret", &f.secret, &token).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Probe {
+                presented: "no header (through CloudFront)",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    assert_eq!(
+        current_version(&f.sm, &f.secret).await,
+        current_before,
+        "AWSCURRENT did not move"
+    );
+    let on_edge = f.header_on(&f.d1, "api").await.unwrap();
+    assert_eq!(
+        f.origin_status(&on_edge).await,
+        200,
+        "CloudFront sends a value the origin accepts"
+    );
+    assert_eq!(f.origin_status(OLD).await, 200, "and the old value still works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_propagation_wait_counts_from_the_version_creation_not_the_step() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    let propagation = Duration::from_secs(3);
+    let rotator = f.rotator(&[("ROTATION_PROPAGATION_SECONDS", "3")]);
+    rotator.run("createSecret", &f.secret, &token).await.unwrap();
+    let created = Instant::now();
+
+    rotator.run("setSecret", &f.secret, &token).await.unwrap();
+    let first_done = created.elapsed();
+    // Secrets Manager reports creation in whole seconds: the wait ends within a second of the mark.
+    assert!(
+        first_done + Duration::from_secs(1) >= propagation,
+        "setSecret returned after {first_done:?}"
+    );
+
+    let retry_started = Instant::now();
+    assert_eq!(
+        rotator.run("setSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Skipped("every distribution already sends the value")
+    );
+    assert!(
+        retry_started.elapsed() < propagation / 2,
+        "a retried setSecret waited again"
+    );
+}

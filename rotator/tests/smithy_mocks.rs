@@ -1,0 +1,192 @@
+//! What moto cannot show, with CloudFront answered by `aws-smithy-mocks` (Secrets Manager and the origin
+//! stay real: moto and a local server): an ETag conflict, and a distribution that stays `InProgress`.
+
+mod common;
+
+use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
+use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
+use aws_sdk_cloudfront::operation::update_distribution::{UpdateDistributionError, UpdateDistributionOutput};
+use aws_sdk_cloudfront::primitives::DateTime;
+use aws_sdk_cloudfront::types::error::PreconditionFailed;
+use aws_sdk_cloudfront::types::{
+    CustomHeaders, Distribution, DistributionConfig, Origin, OriginCustomHeader, Origins,
+};
+use aws_sdk_cloudfront::Client;
+use common::*;
+use origin_verify_rotator::{Error, Outcome};
+use origin_verify_testkit::aws_smithy_mocks::{mock, RuleMode};
+use origin_verify_testkit::{current_version, mocked_cf_client, Accepts};
+
+const MOCKED: &str = "EMOCKED";
+
+fn config_with_header(value: &str) -> DistributionConfig {
+    let header = OriginCustomHeader::builder()
+        .header_name(HEADER)
+        .header_value(value)
+        .build()
+        .unwrap();
+    let origin = Origin::builder()
+        .id("api")
+        .domain_name("api.example.com")
+        .custom_headers(
+            CustomHeaders::builder()
+                .quantity(1)
+                .items(header)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    DistributionConfig::builder()
+        .caller_reference("mock")
+        .comment("")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etag_conflict_then_success_with_smithy_mocks() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    f.rotator(&[])
+        .run("createSecret", &f.secret, &token)
+        .await
+        .unwrap();
+
+    let read = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| {
+            GetDistributionConfigOutput::builder()
+                .distribution_config(config_with_header(OLD))
+                .e_tag("E1")
+                .build()
+        })
+        .output(|| {
+            GetDistributionConfigOutput::builder()
+                .distribution_config(config_with_header(OLD))
+                .e_tag("E2")
+                .build()
+        })
+        .build();
+    let conflict = mock!(Client::update_distribution)
+        .match_requests(|r| r.if_match() == Some("E1"))
+        .then_error(|| {
+            UpdateDistributionError::PreconditionFailed(
+                PreconditionFailed::builder().message("changed").build(),
+            )
+        });
+    let accepted = mock!(Client::update_distribution)
+        .match_requests(|r| r.if_match() == Some("E2"))
+        .then_output(|| UpdateDistributionOutput::builder().e_tag("E3").build());
+    let cf = mocked_cf_client(RuleMode::MatchAny, &[&read, &conflict, &accepted]);
+    let rotator = f.rotator_with(&[("CLOUDFRONT_DISTRIBUTION_IDS", MOCKED)], cf);
+
+    assert_eq!(
+        rotator.run("setSecret", &f.secret, &token).await.unwrap(),
+        Outcome::Done
+    );
+    assert_eq!(
+        (read.num_calls(), conflict.num_calls(), accepted.num_calls()),
+        (2, 1, 1)
+    );
+    let calls = rotator.take_calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.contains("Distribution"))
+            .copied()
+            .collect::<Vec<_>>(),
+        [
+            "GetDistributionConfig",
+            "UpdateDistribution",
+            "GetDistributionConfig",
+            "UpdateDistribution"
+        ],
+        "re-read after the conflict, update with the new ETag"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etag_conflicts_past_the_attempts_fail_the_step_with_smithy_mocks() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    f.rotator(&[])
+        .run("createSecret", &f.secret, &token)
+        .await
+        .unwrap();
+    let read = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| {
+            GetDistributionConfigOutput::builder()
+                .distribution_config(config_with_header(OLD))
+                .e_tag("E")
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let conflict = mock!(Client::update_distribution)
+        .sequence()
+        .error(|| UpdateDistributionError::PreconditionFailed(PreconditionFailed::builder().build()))
+        .repeatedly()
+        .build();
+    let cf = mocked_cf_client(RuleMode::MatchAny, &[&read, &conflict]);
+    let rotator = f.rotator_with(&[("CLOUDFRONT_DISTRIBUTION_IDS", MOCKED)], cf);
+
+    let err = rotator.run("setSecret", &f.secret, &token).await.unwrap_err();
+    assert!(matches!(err, Error::EtagConflict { attempts: 5, .. }), "{err}");
+    assert_eq!(conflict.num_calls(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distribution_in_progress_past_the_budget_fails_test_secret_with_smithy_mocks() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    for step in ["createSecret", "setSecret"] {
+        f.rotator(&[]).run(step, &f.secret, &token).await.unwrap();
+    }
+    let current_before = current_version(&f.sm, &f.secret).await;
+    let in_progress = mock!(Client::get_distribution)
+        .sequence()
+        .output(|| {
+            let distribution = Distribution::builder()
+                .id(MOCKED)
+                .arn(format!("arn:aws:cloudfront::123456789012:distribution/{MOCKED}"))
+                .status("InProgress")
+                .last_modified_time(DateTime::from_secs(0))
+                .in_progress_invalidation_batches(0)
+                .domain_name("d.cloudfront.net")
+                .distribution_config(config_with_header(OLD))
+                .build()
+                .unwrap();
+            GetDistributionOutput::builder()
+                .distribution(distribution)
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let cf = mocked_cf_client(RuleMode::MatchAny, &[&in_progress]);
+    let rotator = f.rotator_with(
+        &[
+            ("CLOUDFRONT_DISTRIBUTION_IDS", MOCKED),
+            ("ROTATION_DEPLOY_WAIT_SECONDS", "2"),
+            ("ROTATION_DEPLOY_POLL_SECONDS", "1"),
+        ],
+        cf,
+    );
+
+    let err = rotator.run("testSecret", &f.secret, &token).await.unwrap_err();
+    match &err {
+        Error::NotDeployed {
+            distribution, status, ..
+        } => assert_eq!((distribution.as_str(), status.as_str()), (MOCKED, "InProgress")),
+        other => panic!("expected NotDeployed, got {other}"),
+    }
+    assert!(in_progress.num_calls() >= 2, "polled more than once");
+    assert_eq!(
+        current_version(&f.sm, &f.secret).await,
+        current_before,
+        "nothing moved: both values stay accepted"
+    );
+}
