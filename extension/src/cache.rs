@@ -317,23 +317,21 @@ impl SecretCache {
         self.finished.send_modify(|n| *n += 1);
     }
 
+    /// One INFO line per refresh (once per refresh interval at most, never per request): which versions
+    /// are held and how many Secrets Manager calls this process has made, so the call rate can be read
+    /// off the logs. `changed` tells whether the versions differ from the last snapshot.
     fn log_loaded(&self, old: Option<&Snapshot>, new: &Snapshot) {
         let (current, pending, previous) = new.version_ids();
         let stats = self.stats();
-        if old.map(Snapshot::version_ids) == Some((current, pending, previous)) {
-            tracing::debug!(
-                sm_calls = stats.describe_calls + stats.get_value_calls,
-                "secret refreshed, unchanged"
-            );
-        } else {
-            tracing::info!(
-                current,
-                pending = pending.unwrap_or("-"),
-                previous = previous.unwrap_or("-"),
-                sm_calls = stats.describe_calls + stats.get_value_calls,
-                "secret versions loaded"
-            );
-        }
+        tracing::info!(
+            current,
+            pending = pending.unwrap_or("-"),
+            previous = previous.unwrap_or("-"),
+            changed = old.map(Snapshot::version_ids) != Some((current, pending, previous)),
+            sm_calls = stats.describe_calls + stats.get_value_calls,
+            pid = std::process::id(),
+            "secret refreshed"
+        );
     }
 }
 

@@ -13,12 +13,14 @@ mod fixtures;
 mod mocks;
 mod origin;
 mod process;
+mod serve;
 
 pub use cloudfront::*;
 pub use fixtures::*;
 pub use mocks::*;
 pub use origin::*;
 pub use process::*;
+pub use serve::*;
 
 /// Environment variable holding the shared moto server's URL (set by `scripts/test`).
 pub const MOTO_URL_VAR: &str = "ORIGIN_VERIFY_TEST_MOTO_URL";

@@ -2,17 +2,14 @@
 //! carries a value the secret holds now (AWSCURRENT or AWSPENDING), read from Secrets Manager (moto) on
 //! every request. 401 without the header, 403 otherwise.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper::body::Incoming;
+use hyper::Request;
 use tokio::task::JoinHandle;
+
+use crate::serve::{reply, serve, Reply};
 
 /// Which stages the origin accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,16 +38,7 @@ pub struct SecretOrigin {
 
 impl SecretOrigin {
     /// Serves on a free loopback port.
-    pub async fn spawn(
-        sm: aws_sdk_secretsmanager::Client,
-        secret: &str,
-        header: &str,
-        accepts: Accepts,
-    ) -> Self {
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind");
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    pub async fn spawn(sm: aws_sdk_secretsmanager::Client, secret: &str, header: &str, accepts: Accepts) -> Self {
         let state = Arc::new(State {
             sm,
             secret: secret.to_owned(),
@@ -59,18 +47,8 @@ impl SecretOrigin {
             current_only: AtomicBool::new(accepts == Accepts::CurrentOnly),
         });
         let serving = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = Arc::clone(&serving);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| answer(Arc::clone(&state), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Self { url, state, task }
+        let (addr, task) = serve(move |req| answer(Arc::clone(&serving), req)).await;
+        Self { url: format!("http://{addr}/"), state, task }
     }
 
     /// Changes which stages are accepted from now on.
@@ -101,29 +79,20 @@ async fn stage_value(state: &State, stage: &str) -> Option<String> {
     v.get(&state.key)?.as_str().map(str::to_owned)
 }
 
-async fn answer(
-    state: Arc<State>,
-    req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let status = match req
-        .headers()
-        .get(state.header.as_str())
-        .and_then(|v| v.to_str().ok())
-    {
-        None => StatusCode::UNAUTHORIZED,
+async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    let status = match req.headers().get(state.header.as_str()).and_then(|v| v.to_str().ok()) {
+        None => 401,
         Some(presented) => {
             let mut accepted = vec![stage_value(&state, "AWSCURRENT").await];
             if !state.current_only.load(Ordering::SeqCst) {
                 accepted.push(stage_value(&state, "AWSPENDING").await);
             }
             if accepted.iter().flatten().any(|v| v == presented) {
-                StatusCode::OK
+                200
             } else {
-                StatusCode::FORBIDDEN
+                403
             }
         }
     };
-    let mut res = Response::new(Full::new(Bytes::from_static(b"origin")));
-    *res.status_mut() = status;
-    Ok(res)
+    reply(status, "origin")
 }
