@@ -3,49 +3,16 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::{Instant, SystemTime};
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config};
 use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, SecretValue, Snapshot};
 use origin_verify_shared::{table, Env};
-use origin_verify_testkit::sm_client;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn poll_once<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the handler waited"),
-    }
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn held(id: &str, value: &str) -> HeldVersion {
     HeldVersion {
@@ -88,13 +55,14 @@ fn allocations_per_handler_call() {
     ];
     for (kind, want) in expected {
         let raw = event(kind, Some(CURRENT));
-        poll_once(authorizer.handle(&raw)).unwrap(); // warm-up (arc-swap's per-thread slots)
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
-        for _ in 0..100 {
-            let response = poll_once(authorizer.handle(&raw)).unwrap();
-            std::hint::black_box(&response);
-        }
-        let per_call = (ALLOCATIONS.load(Ordering::SeqCst) - before) / 100;
+        poll_ready(authorizer.handle(&raw)).unwrap(); // warm-up (arc-swap's per-thread slots)
+        let ((), n) = allocations_during(|| {
+            for _ in 0..100 {
+                let response = poll_ready(authorizer.handle(&raw)).unwrap();
+                std::hint::black_box(&response);
+            }
+        });
+        let per_call = n / 100;
         assert_eq!(per_call, want, "{kind:?}: allocations per call");
     }
 }

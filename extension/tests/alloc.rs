@@ -1,45 +1,14 @@
 //! The decision path allocates nothing: counted by a global allocator wrapper in this test binary.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::{Instant, SystemTime};
 
 use origin_verify_extension::{
     CacheConfig, Decision, HeldVersion, Loader, Presented, SecretCache, SecretValue, Snapshot, Stage,
 };
-use origin_verify_testkit::sm_client;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn held(id: &str, value: &str) -> HeldVersion {
     HeldVersion {
@@ -59,15 +28,6 @@ fn snapshot() -> Snapshot {
     }
 }
 
-/// Polls a future that must complete without waiting (the match path) exactly once.
-fn poll_once<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("the decision waited"),
-    }
-}
-
 // One test function: the counter is process-wide, so nothing may run beside it.
 #[test]
 fn the_decision_allocates_nothing() {
@@ -76,7 +36,7 @@ fn the_decision_allocates_nothing() {
     let presented_current = b"current-0123456789abcdef0123456789";
     let near_miss = b"current-0123456789abcdef012345678X";
 
-    let n = allocations_during(|| {
+    let ((), n) = allocations_during(|| {
         for _ in 0..1000 {
             let p = Presented::new(presented_current).unwrap();
             assert_eq!(snap.check(&p, now), Some(Stage::Current));
@@ -96,14 +56,14 @@ fn the_decision_allocates_nothing() {
     let cache = SecretCache::with_snapshot(loader, snapshot());
     // Warm-up: arc-swap registers this thread's debt slots on first use.
     assert_eq!(
-        poll_once(cache.decide(presented_current)).unwrap(),
+        poll_ready(cache.decide(presented_current)).unwrap(),
         Decision::Allow(Stage::Current)
     );
-    let n = allocations_during(|| {
+    let ((), n) = allocations_during(|| {
         for _ in 0..1000 {
-            let d = poll_once(cache.decide(presented_current)).unwrap();
+            let d = poll_ready(cache.decide(presented_current)).unwrap();
             assert_eq!(d, Decision::Allow(Stage::Current));
-            let d = poll_once(cache.decide(b"pending-0123456789abcdef0123456789")).unwrap();
+            let d = poll_ready(cache.decide(b"pending-0123456789abcdef0123456789")).unwrap();
             assert_eq!(d, Decision::Allow(Stage::Pending));
         }
     });

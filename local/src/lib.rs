@@ -1,1 +1,49 @@
-//! placeholder
+//! The whole system on emulated AWS, for people without an AWS account at hand and for the end-to-end
+//! test: moto holds the secret and a CloudFront distribution, the real `authorizer` and `rotator` run
+//! under cargo-lambda's emulator, and small stand-ins play the parts that cannot run here:
+//!
+//! - [`edge`]: CloudFront (reads the origin header from the distribution, applies changes after a delay
+//!   per simulated edge location, adds the header, forwards);
+//! - [`gateway`]: an HTTP API with a Lambda authorizer (401 without invoking, authorizer cache, 403/200);
+//! - [`driver`]: Secrets Manager's rotation (the four steps, in order, retried).
+//!
+//! [`stack`] starts everything and runs the seed's story under load.
+#![deny(missing_docs)]
+#![warn(clippy::all, rust_2018_idioms)]
+#![forbid(unsafe_code)]
+
+pub mod driver;
+pub mod edge;
+pub mod gateway;
+pub mod stack;
+
+/// Why the local stack could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A part could not be set up.
+    #[error("setting up the local stack: {0}")]
+    Setup(String),
+    /// An HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
+    /// The load test refused the plan.
+    #[error(transparent)]
+    Load(#[from] origin_verify_loadtest::Error),
+    /// Writing the report failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The options cannot work together.
+    #[error("{0}")]
+    Options(String),
+}
+
+impl Error {
+    pub(crate) fn http(err: reqwest::Error) -> Self {
+        Error::Http(err.to_string())
+    }
+}

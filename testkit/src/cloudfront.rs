@@ -28,8 +28,26 @@ pub struct TestOrigin<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
+/// Where a distribution's origins point: `{id}.example.com` over HTTPS, or a local HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub enum OriginTarget {
+    /// `{id}.example.com`, https-only (never contacted).
+    Example,
+    /// `127.0.0.1:port`, http-only: the local stack's gateway.
+    Loopback(u16),
+}
+
 /// Creates a distribution with these origins (the first is the default target); returns its id.
 pub async fn create_distribution(cf: &aws_sdk_cloudfront::Client, origins: &[TestOrigin<'_>]) -> String {
+    create_distribution_to(cf, origins, OriginTarget::Example).await
+}
+
+/// Creates a distribution whose origins point at `target`; returns its id.
+pub async fn create_distribution_to(
+    cf: &aws_sdk_cloudfront::Client,
+    origins: &[TestOrigin<'_>],
+    target: OriginTarget,
+) -> String {
     let items: Vec<Origin> = origins
         .iter()
         .map(|o| {
@@ -44,9 +62,21 @@ pub async fn create_distribution(cf: &aws_sdk_cloudfront::Client, origins: &[Tes
                         .unwrap()
                 })
                 .collect();
+            let (domain, port, policy) = match target {
+                OriginTarget::Example => (
+                    format!("{}.example.com", o.id),
+                    80,
+                    OriginProtocolPolicy::HttpsOnly,
+                ),
+                OriginTarget::Loopback(port) => (
+                    "127.0.0.1".to_owned(),
+                    port as i32,
+                    OriginProtocolPolicy::HttpOnly,
+                ),
+            };
             Origin::builder()
                 .id(o.id)
-                .domain_name(format!("{}.example.com", o.id))
+                .domain_name(domain)
                 .custom_headers(
                     CustomHeaders::builder()
                         .quantity(headers.len() as i32)
@@ -56,9 +86,9 @@ pub async fn create_distribution(cf: &aws_sdk_cloudfront::Client, origins: &[Tes
                 )
                 .custom_origin_config(
                     CustomOriginConfig::builder()
-                        .http_port(80)
+                        .http_port(port)
                         .https_port(443)
-                        .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                        .origin_protocol_policy(policy)
                         .build()
                         .unwrap(),
                 )

@@ -8,14 +8,18 @@
 
 pub use aws_smithy_mocks;
 
+mod alloc;
 mod cloudfront;
+mod events;
 mod fixtures;
 mod mocks;
 mod origin;
 mod process;
 mod serve;
 
+pub use alloc::*;
 pub use cloudfront::*;
+pub use events::*;
 pub use fixtures::*;
 pub use mocks::*;
 pub use origin::*;

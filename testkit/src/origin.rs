@@ -38,7 +38,12 @@ pub struct SecretOrigin {
 
 impl SecretOrigin {
     /// Serves on a free loopback port.
-    pub async fn spawn(sm: aws_sdk_secretsmanager::Client, secret: &str, header: &str, accepts: Accepts) -> Self {
+    pub async fn spawn(
+        sm: aws_sdk_secretsmanager::Client,
+        secret: &str,
+        header: &str,
+        accepts: Accepts,
+    ) -> Self {
         let state = Arc::new(State {
             sm,
             secret: secret.to_owned(),
@@ -48,7 +53,11 @@ impl SecretOrigin {
         });
         let serving = Arc::clone(&state);
         let (addr, task) = serve(move |req| answer(Arc::clone(&serving), req)).await;
-        Self { url: format!("http://{addr}/"), state, task }
+        Self {
+            url: format!("http://{addr}/"),
+            state,
+            task,
+        }
     }
 
     /// Changes which stages are accepted from now on.
@@ -80,7 +89,11 @@ async fn stage_value(state: &State, stage: &str) -> Option<String> {
 }
 
 async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
-    let status = match req.headers().get(state.header.as_str()).and_then(|v| v.to_str().ok()) {
+    let status = match req
+        .headers()
+        .get(state.header.as_str())
+        .and_then(|v| v.to_str().ok())
+    {
         None => 401,
         Some(presented) => {
             let mut accepted = vec![stage_value(&state, "AWSCURRENT").await];

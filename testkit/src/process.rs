@@ -109,6 +109,11 @@ impl CargoLambda {
     /// The binary is named because the emulator otherwise also starts a default instance with a bare
     /// `cargo run`, which fails in a workspace of several binaries.
     pub async fn spawn(bin: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_logged(bin, env, None).await
+    }
+
+    /// Like [`CargoLambda::spawn`], with the emulator's and the function's output appended to `log`.
+    pub async fn spawn_logged(bin: &str, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
         let port = free_port();
         // In its own session: the emulator's watcher otherwise takes over a controlling terminal, which
         // stops the shell that runs the tests. `setsid` execs in place, so the pid stays the group's id.
@@ -128,7 +133,14 @@ impl CargoLambda {
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .kill_on_drop(true);
-        if std::env::var_os("ORIGIN_VERIFY_TEST_VERBOSE").is_none() {
+        if let Some(path) = log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open log file");
+            cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+        } else if std::env::var_os("ORIGIN_VERIFY_TEST_VERBOSE").is_none() {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         for (k, v) in env {

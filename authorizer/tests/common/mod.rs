@@ -1,6 +1,6 @@
 //! Shared by the authorizer's tests: the documented events with the origin-verify header set or removed,
 //! and the checks of a response.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use serde_json::{json, Value};
 
@@ -14,57 +14,11 @@ pub const PREVIOUS: &str = "PreviousValu0123456789abcdefABCD";
 pub const NEAR_MISS: &str = "CurrentValue0123456789abcdefABCE";
 pub const FAR_MISS: &str = "x";
 
-/// The four authorizer payloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    HttpV2,
-    HttpV1,
-    RestRequest,
-    RestToken,
-}
-
-pub const KINDS: [Kind; 4] = [Kind::HttpV2, Kind::HttpV1, Kind::RestRequest, Kind::RestToken];
-
-impl Kind {
-    fn fixture(self) -> &'static str {
-        match self {
-            Kind::HttpV2 => include_str!("../events/http-v2.json"),
-            Kind::HttpV1 => include_str!("../events/http-v1.json"),
-            Kind::RestRequest => include_str!("../events/rest-request.json"),
-            Kind::RestToken => include_str!("../events/rest-token.json"),
-        }
-    }
-
-    /// REST APIs answer a missing header with 401 through the function error `Unauthorized`.
-    pub fn is_rest(self) -> bool {
-        matches!(self, Kind::RestRequest | Kind::RestToken)
-    }
-}
+pub use origin_verify_testkit::{EventKind as Kind, EVENT_KINDS as KINDS};
 
 /// The documented event of `kind` carrying `value` under the header name `name` (`None`: no header).
 pub fn event_named(kind: Kind, name: &str, value: Option<&str>) -> String {
-    let mut event: Value = serde_json::from_str(kind.fixture()).expect("fixture is JSON");
-    let obj = event.as_object_mut().expect("fixture is an object");
-    match (kind, value) {
-        (Kind::RestToken, Some(v)) => {
-            obj.insert("authorizationToken".into(), json!(v));
-        }
-        (Kind::RestToken, None) => {
-            obj.remove("authorizationToken");
-        }
-        (_, Some(v)) => {
-            obj["headers"][name] = json!(v);
-            match kind {
-                Kind::HttpV2 => obj["identitySource"] = json!([v]),
-                Kind::HttpV1 => obj["identitySource"] = json!(v),
-                _ => obj["multiValueHeaders"][name] = json!([v]),
-            }
-        }
-        (_, None) => {
-            obj.remove("identitySource");
-        }
-    }
-    event.to_string()
+    origin_verify_testkit::event_with_header(kind, name, value)
 }
 
 /// The documented event of `kind` with the header under its usual name.

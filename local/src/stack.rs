@@ -1,0 +1,481 @@
+//! Starts the local stack, shows the seed's checks, and runs rotations under load.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use origin_verify_loadtest::{Expect, Mode, Plan, Report, Target, Timeline};
+use origin_verify_testkit::{
+    cf_client, create_distribution_to, create_secret, sm_client, stage_value, unique_name, CargoLambda, Moto,
+    OriginTarget, TestOrigin, REGION,
+};
+use serde::Serialize;
+
+use crate::driver::{RotationDriver, RotationRecord, StepRecord};
+use crate::edge::{Edge, EdgeConfig};
+use crate::gateway::{Gateway, GatewayConfig, GatewayStats};
+use crate::Error;
+
+/// The header, as in the deployed stack.
+pub const HEADER: &str = "x-origin-verify";
+
+/// How the stack is set up.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The authorizer's `ORIGIN_VERIFY_REFRESH_SECONDS`.
+    pub refresh_seconds: u64,
+    /// Added to it for the rotator's `ROTATION_PROPAGATION_SECONDS`.
+    pub propagation_margin_seconds: u64,
+    /// Propagation delay of each simulated edge location.
+    pub edge_delays: Vec<Duration>,
+    /// The gateway's authorizer cache TTL (`ReauthorizeEvery`).
+    pub authorizer_cache_ttl: Duration,
+    /// Where logs and reports go.
+    pub out_dir: PathBuf,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            refresh_seconds: 5,
+            propagation_margin_seconds: 2,
+            edge_delays: vec![
+                Duration::from_secs(2),
+                Duration::from_secs(3),
+                Duration::from_secs(4),
+            ],
+            authorizer_cache_ttl: Duration::from_secs(5),
+            out_dir: PathBuf::from("target/local-stack"),
+        }
+    }
+}
+
+/// The running stack. Everything it started stops when it is dropped.
+pub struct LocalStack {
+    options: StackOptions,
+    sm: aws_sdk_secretsmanager::Client,
+    /// The secret's name.
+    pub secret: String,
+    /// The distribution's id.
+    pub distribution: String,
+    /// The API stand-in.
+    pub gateway: Gateway,
+    /// The CloudFront stand-in.
+    pub edge: Edge,
+    driver: RotationDriver,
+    authorizer_log: PathBuf,
+    // Dropped last: the processes.
+    _authorizer: CargoLambda,
+    _rotator: CargoLambda,
+    _moto: Moto,
+}
+
+/// The seed's steps 2 and 3.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SeedChecks {
+    /// Through the edge (CloudFront): expect 200.
+    pub through_edge: u16,
+    /// Straight to the API without the header: expect 401.
+    pub direct_without_header: u16,
+    /// Straight to the API with a wrong value: expect 403.
+    pub direct_wrong_value: u16,
+}
+
+impl SeedChecks {
+    /// Whether each answer is the one the seed shows.
+    pub fn as_expected(&self) -> bool {
+        (
+            self.through_edge,
+            self.direct_without_header,
+            self.direct_wrong_value,
+        ) == (200, 401, 403)
+    }
+}
+
+/// The load and rotations to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// How long the load runs.
+    pub duration: Duration,
+    /// Requests per second per target.
+    pub rate: u32,
+    /// Rotations to run during the load.
+    pub rotations: usize,
+}
+
+/// What a scenario showed.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    /// The seed's checks before the load.
+    pub seed: SeedChecks,
+    /// The load report (targets `through-edge`, `direct-no-header`, `direct-wrong-value`).
+    pub report: Report,
+    /// Each rotation: when it started (seconds into the load) and its steps.
+    pub rotations: Vec<(f64, RotationRecord)>,
+    /// Whether every edge location sends the secret's AWSCURRENT value at the end.
+    pub edge_sends_current: bool,
+    /// Secrets Manager calls made by each authorizer process (pid → calls), from its logs.
+    pub sm_calls: BTreeMap<u32, u64>,
+    /// The most calls one authorizer process may make under these settings (see [`call_bound`]).
+    pub sm_call_bound: u64,
+    /// The gateway's counters.
+    pub gateway: GatewayStats,
+}
+
+/// The load-test target names.
+pub const THROUGH_EDGE: &str = "through-edge";
+/// Direct, no header.
+pub const DIRECT_NO_HEADER: &str = "direct-no-header";
+/// Direct, wrong value.
+pub const DIRECT_WRONG_VALUE: &str = "direct-wrong-value";
+
+/// The most Secrets Manager calls one authorizer process may make in `duration`: its first load (2),
+/// one DescribeSecret per refresh interval, one per miss-refresh interval (5 s: wrong values arrive all the
+/// time here), and one GetSecretValue per new version (one per rotation), with one interval of slack each.
+pub fn call_bound(duration: Duration, refresh_seconds: u64, rotations: usize) -> u64 {
+    const MISS_REFRESH_SECONDS: u64 = 5;
+    let secs = duration.as_secs() + 1;
+    2 + secs / refresh_seconds + 1 + secs / MISS_REFRESH_SECONDS + 1 + rotations as u64
+}
+
+impl LocalStack {
+    /// Starts moto, the secret and distribution, both functions under the emulator, gateway and edge.
+    pub async fn start(options: StackOptions) -> Result<Self, Error> {
+        std::fs::create_dir_all(&options.out_dir).map_err(|e| io_error(&options.out_dir, e))?;
+        let moto = Moto::spawn().await;
+        let sm = sm_client(&moto.url);
+        let cf = cf_client(&moto.url);
+        let secret = unique_name("origin-verify-local");
+        let first_value = random_value(&sm).await?;
+        create_secret(&sm, &secret, &first_value).await;
+
+        let refresh = options.refresh_seconds.to_string();
+        let propagation = (options.refresh_seconds + options.propagation_margin_seconds).to_string();
+        let aws_env = [
+            ("AWS_ENDPOINT_URL", moto.url.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+        ];
+
+        let authorizer_log = options.out_dir.join("authorizer.log");
+        let _ = std::fs::remove_file(&authorizer_log);
+        let mut env = aws_env.to_vec();
+        env.extend([
+            ("ORIGIN_VERIFY_SECRET_ID", secret.as_str()),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", refresh.as_str()),
+        ]);
+        let authorizer = CargoLambda::spawn_logged("authorizer", &env, Some(&authorizer_log)).await;
+
+        let gateway = Gateway::start(GatewayConfig {
+            authorizer_invoke_url: format!("{}/2015-03-31/functions/authorizer/invocations", authorizer.url),
+            header: HEADER.to_owned(),
+            cache_ttl: options.authorizer_cache_ttl,
+        })
+        .await?;
+        let distribution = create_distribution_to(
+            &cf,
+            &[TestOrigin {
+                id: "api",
+                headers: &[(HEADER, first_value.as_str())],
+            }],
+            OriginTarget::Loopback(gateway.port),
+        )
+        .await;
+        let edge = Edge::start(
+            cf.clone(),
+            EdgeConfig {
+                distribution: distribution.clone(),
+                header: HEADER.to_owned(),
+                location_delays: options.edge_delays.clone(),
+                poll: Duration::from_millis(250),
+            },
+        )
+        .await?;
+
+        let mut env = aws_env.to_vec();
+        env.extend([
+            ("CLOUDFRONT_DISTRIBUTION_IDS", distribution.as_str()),
+            ("ORIGIN_TEST_URLS", gateway.url.as_str()),
+            ("CLOUDFRONT_TEST_URLS", edge.url.as_str()),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", refresh.as_str()),
+            ("ROTATION_PROPAGATION_SECONDS", propagation.as_str()),
+            ("ROTATION_DEPLOY_POLL_SECONDS", "1"),
+        ]);
+        let rotator_log = options.out_dir.join("rotator.log");
+        let _ = std::fs::remove_file(&rotator_log);
+        let rotator = CargoLambda::spawn_logged("rotator", &env, Some(&rotator_log)).await;
+        let driver = RotationDriver::new(
+            sm.clone(),
+            format!("{}/2015-03-31/functions/rotator/invocations", rotator.url),
+        )?;
+
+        Ok(Self {
+            options,
+            sm,
+            secret,
+            distribution,
+            gateway,
+            edge,
+            driver,
+            authorizer_log,
+            _authorizer: authorizer,
+            _rotator: rotator,
+            _moto: moto,
+        })
+    }
+
+    /// The seed's steps 2 and 3: through CloudFront → 200; direct without the header → 401; with a wrong
+    /// value → 403.
+    pub async fn seed_checks(&self) -> Result<SeedChecks, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(Error::http)?;
+        let status =
+            |r: Result<reqwest::Response, reqwest::Error>| r.map(|r| r.status().as_u16()).unwrap_or(0);
+        Ok(SeedChecks {
+            through_edge: status(http.get(&self.edge.url).send().await),
+            direct_without_header: status(http.get(&self.gateway.url).send().await),
+            direct_wrong_value: status(
+                http.get(&self.gateway.url)
+                    .header(HEADER, "not-the-secret")
+                    .send()
+                    .await,
+            ),
+        })
+    }
+
+    /// Runs `scenario`: load on the three targets, rotations spread over it, then the final checks.
+    pub async fn run(&self, scenario: &Scenario) -> Result<Outcome, Error> {
+        let rotation_estimate =
+            Duration::from_secs(self.options.refresh_seconds + self.options.propagation_margin_seconds + 4);
+        let needed =
+            rotation_estimate * scenario.rotations as u32 + self.edge.max_delay() + Duration::from_secs(5);
+        if scenario.duration < needed {
+            return Err(Error::Options(format!(
+                "{} rotations need about {}s of load with these settings; use --duration {}s or more",
+                scenario.rotations,
+                needed.as_secs(),
+                needed.as_secs()
+            )));
+        }
+        let seed = self.seed_checks().await?;
+        let plan = Plan {
+            targets: vec![
+                target(THROUGH_EDGE, &self.edge.url, Expect::Success, None),
+                target(DIRECT_NO_HEADER, &self.gateway.url, Expect::Refused, None),
+                target(
+                    DIRECT_WRONG_VALUE,
+                    &self.gateway.url,
+                    Expect::Refused,
+                    Some("wrong-value-from-a-direct-caller"),
+                ),
+            ],
+            duration: scenario.duration,
+            rate_per_target: scenario.rate,
+            max_in_flight: 64,
+            mode: Mode::Local,
+            request_timeout: Duration::from_secs(10),
+        };
+        let timeline = Timeline::new();
+        let records: Arc<Mutex<Vec<(f64, RotationRecord)>>> = Arc::default();
+        let rotations = {
+            let timeline = timeline.clone();
+            let records = Arc::clone(&records);
+            let slot = scenario.duration / (scenario.rotations as u32 + 1);
+            async move {
+                let start = Instant::now();
+                for n in 1..=scenario.rotations {
+                    // Evenly spread; never overlapping (each waits for the previous one).
+                    let at = slot * n as u32 - slot / 2;
+                    tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
+                    let started = start.elapsed().as_secs_f64();
+                    timeline.mark(format!("rotation {n} started"));
+                    let on_step = |s: &StepRecord| {
+                        let state = if s.error.is_none() { "done" } else { "FAILED" };
+                        timeline.mark(format!("rotation {n}: {} {state}", s.step));
+                    };
+                    let record = self.driver.rotate(&self.secret, &on_step).await;
+                    records
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((started, record));
+                }
+            }
+        };
+        let (report, ()) = tokio::join!(origin_verify_loadtest::run(&plan, timeline.clone()), rotations);
+        let report = report?;
+
+        // Every location has had time to pick up the last change by now (the load outlasts it).
+        tokio::time::sleep(self.edge.max_delay().saturating_sub(Duration::from_secs(1))).await;
+        let final_edge_values = self.edge.location_values();
+        let current = stage_value(&self.sm, &self.secret, "AWSCURRENT")
+            .await
+            .unwrap_or_default();
+        let edge_sends_current = !current.is_empty() && final_edge_values.iter().all(|v| *v == current);
+        let rotations = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(Outcome {
+            seed,
+            report,
+            rotations,
+            edge_sends_current,
+            sm_calls: self.sm_calls(),
+            sm_call_bound: call_bound(
+                scenario.duration,
+                self.options.refresh_seconds,
+                scenario.rotations,
+            ),
+            gateway: self.gateway.stats(),
+        })
+    }
+
+    /// Secrets Manager calls per authorizer process, read from the last "secret refreshed" line of each.
+    pub fn sm_calls(&self) -> BTreeMap<u32, u64> {
+        let text = std::fs::read_to_string(&self.authorizer_log).unwrap_or_default();
+        let mut calls = BTreeMap::new();
+        for line in text.lines().filter(|l| l.contains("secret refreshed")) {
+            let (Some(pid), Some(n)) = (field(line, "pid"), field(line, "sm_calls")) else {
+                continue;
+            };
+            let entry = calls.entry(pid as u32).or_insert(0);
+            *entry = (*entry).max(n);
+        }
+        calls
+    }
+
+    /// Where the reports go.
+    pub fn out_dir(&self) -> &Path {
+        &self.options.out_dir
+    }
+}
+
+impl Outcome {
+    /// Writes `report.json`, `report.html` (from the load test) and `outcome.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<(), Error> {
+        let report_json = dir.join("report.json");
+        self.report
+            .write_json(&report_json)
+            .map_err(|e| io_error(&report_json, e))?;
+        let report_html = dir.join("report.html");
+        self.report
+            .write_html(&report_html)
+            .map_err(|e| io_error(&report_html, e))?;
+        let outcome = dir.join("outcome.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Setup(e.to_string()))?;
+        std::fs::write(&outcome, text).map_err(|e| io_error(&outcome, e))
+    }
+
+    /// The end-of-run summary a person reads.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let mark = |ok: bool| if ok { "ok" } else { "UNEXPECTED" };
+        out.push_str(&format!(
+            "seed checks: through CloudFront {} ({}), direct without header {} ({}), direct wrong value {} ({})\n\n",
+            self.seed.through_edge,
+            mark(self.seed.through_edge == 200),
+            self.seed.direct_without_header,
+            mark(self.seed.direct_without_header == 401),
+            self.seed.direct_wrong_value,
+            mark(self.seed.direct_wrong_value == 403),
+        ));
+        out.push_str(&self.report.summary());
+        out.push_str("\nrotations:\n");
+        for (i, (started, r)) in self.rotations.iter().enumerate() {
+            let steps: Vec<String> = r
+                .steps
+                .iter()
+                .map(|s| {
+                    let state = if s.error.is_none() { "" } else { " FAILED" };
+                    format!("{} {:.1}s{state}", s.step, s.took_s)
+                })
+                .collect();
+            let total = r.steps.last().map(|s| s.done_at_s).unwrap_or_default();
+            out.push_str(&format!(
+                "  {}. at {:>5.1}s, {:.1}s in all: {}{}\n",
+                i + 1,
+                started,
+                total,
+                steps.join(", "),
+                if r.ok { "" } else { "  -> FAILED" }
+            ));
+        }
+        out.push_str(&format!(
+            "\nedge locations send the new AWSCURRENT: {}\n",
+            if self.edge_sends_current { "yes, all" } else { "NO" }
+        ));
+        let calls: Vec<String> = self
+            .sm_calls
+            .iter()
+            .map(|(pid, n)| format!("pid {pid}: {n}"))
+            .collect();
+        out.push_str(&format!(
+            "authorizer Secrets Manager calls: {} (bound per process {}); gateway: {} authorizer invocations, {} cache hits, {} errors, {} 401s without invoking\n",
+            if calls.is_empty() { "none logged".to_owned() } else { calls.join(", ") },
+            self.sm_call_bound,
+            self.gateway.invocations,
+            self.gateway.cache_hits,
+            self.gateway.authorizer_errors,
+            self.gateway.missing_header,
+        ));
+        out
+    }
+}
+
+fn target(name: &str, url: &str, expect: Expect, wrong_value: Option<&str>) -> Target {
+    Target {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        expect,
+        headers: wrong_value
+            .map(|v| vec![(HEADER.to_owned(), v.to_owned())])
+            .unwrap_or_default(),
+    }
+}
+
+/// A 32-character alphanumeric value from (moto's) GetRandomPassword, as the stack's template makes it.
+async fn random_value(sm: &aws_sdk_secretsmanager::Client) -> Result<String, Error> {
+    let out = sm
+        .get_random_password()
+        .password_length(32)
+        .exclude_punctuation(true)
+        .send()
+        .await
+        .map_err(|e| Error::Setup(format!("GetRandomPassword: {e}")))?;
+    out.random_password
+        .ok_or_else(|| Error::Setup("GetRandomPassword returned nothing".into()))
+}
+
+/// The number after `name=` in a tracing line.
+fn field(line: &str, name: &str) -> Option<u64> {
+    let start = line.find(&format!("{name}="))? + name.len() + 1;
+    let digits: String = line[start..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_read_from_log_lines() {
+        let line = " INFO secret refreshed current=\"a\" changed=false sm_calls=17 pid=4242";
+        assert_eq!(field(line, "sm_calls"), Some(17));
+        assert_eq!(field(line, "pid"), Some(4242));
+        assert_eq!(field(line, "missing"), None);
+    }
+
+    #[test]
+    fn the_call_bound_grows_with_time_and_rotations() {
+        assert_eq!(call_bound(Duration::from_secs(59), 5, 3), 2 + 12 + 1 + 12 + 1 + 3);
+        assert!(call_bound(Duration::from_secs(120), 5, 3) > call_bound(Duration::from_secs(60), 5, 3));
+    }
+}
