@@ -3,6 +3,10 @@
 //! Every value is stored zero-padded in a fixed-size buffer of [`MAX_VALUE_LEN`] bytes, so that comparing
 //! a presented header against it always touches the same number of bytes whatever either length is: the
 //! comparison leaks neither the held length nor where the first difference is.
+//!
+//! Held values are zeroised when dropped. A presented value is not: the same bytes stay in the event the
+//! runtime received, so wiping our copy would cost every request time without removing the value from
+//! memory.
 
 use std::fmt;
 
@@ -10,8 +14,9 @@ use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroize;
 
 /// Longest header value (in bytes) that can ever match. Longer presented values are denied without
-/// comparing; a longer secret value is held as "never matches" and reported when loaded.
-pub const MAX_VALUE_LEN: usize = 128;
+/// comparing; a longer secret value is held as "never matches" and reported when loaded. Twice the
+/// generated length (32): room for custom values, and every comparison touches only 8 words per value.
+pub const MAX_VALUE_LEN: usize = 64;
 
 const WORDS: usize = MAX_VALUE_LEN / 8;
 
@@ -54,13 +59,6 @@ impl Padded {
     }
 }
 
-impl Drop for Padded {
-    fn drop(&mut self) {
-        self.words.zeroize();
-        self.len.zeroize();
-    }
-}
-
 /// A secret header value. Its `Debug` and `Display` never show it, and its memory is zeroised on drop.
 #[derive(Clone)]
 pub struct SecretValue {
@@ -87,6 +85,15 @@ impl SecretValue {
         match &self.padded {
             Some(held) => held.ct_eq(&presented.0),
             None => Choice::from(0),
+        }
+    }
+}
+
+impl Drop for SecretValue {
+    fn drop(&mut self) {
+        if let Some(held) = self.padded.as_mut() {
+            held.words.zeroize();
+            held.len.zeroize();
         }
     }
 }

@@ -43,13 +43,32 @@ struct PlacedMarker {
     number: usize,
     at_s: f64,
     row: usize,
-    label: String,
+    /// The whole label, for the tooltip.
+    full: String,
+    shown: Shown,
 }
+
+/// What is written next to a marker's line.
+enum Shown {
+    /// Its number and (shortened) label.
+    Label(String),
+    /// Its number only: too crowded for words.
+    Number,
+    /// Nothing: too crowded even for the number (the tooltip and the markers table still have it).
+    Nothing,
+}
+
+/// Rows of marker labels at most; beyond that crowded markers show their number only.
+const MAX_LABEL_ROWS: usize = 4;
 
 impl Frame {
     pub(crate) fn new(duration_ms: u64, markers: &[Marker]) -> Self {
         let duration_s = (duration_ms as f64 / 1000.0).max(0.001);
-        let mut frame = Frame { duration_s, markers: Vec::new(), label_rows: 0 };
+        let mut frame = Frame {
+            duration_s,
+            markers: Vec::new(),
+            label_rows: 0,
+        };
         // Greedy rows: a label goes on the first row where it does not run into the previous one, so
         // "started" and "done" a second apart stay readable.
         let mut row_ends: Vec<f64> = Vec::new();
@@ -58,29 +77,32 @@ impl Frame {
             if at_s > duration_s {
                 continue; // after the run: listed in the table, not drawn
             }
-            let label = shorten(&m.label, LABEL_CHARS);
+            let number = i + 1;
             let x = frame.x(at_s);
-            let width = text_width(&format!("{} {label}", i + 1)) + 10.0;
-            let (start, end) = if x + width > WIDTH - RIGHT { (x - width, x) } else { (x, x + width) };
-            let row = match row_ends.iter().position(|&e| e + 4.0 <= start) {
-                Some(row) => row,
-                None if row_ends.len() < 4 => {
-                    row_ends.push(f64::MIN);
-                    row_ends.len() - 1
-                }
-                // Crowded: reuse the row that frees up first rather than growing without end.
-                None => {
-                    let mut best = 0;
-                    for (r, e) in row_ends.iter().enumerate() {
-                        if *e < row_ends[best] {
-                            best = r;
-                        }
-                    }
-                    best
-                }
+            let short = shorten(&m.label, LABEL_CHARS);
+            let with_words = label_span(x, &format!("{number} {short}"));
+            let number_only = label_span(x, &number.to_string());
+            let free_row = |(start, _): (f64, f64), ends: &[f64]| ends.iter().position(|&e| e + 4.0 <= start);
+
+            let (row, shown) = if let Some(row) = free_row(with_words, &row_ends) {
+                row_ends[row] = with_words.1;
+                (row, Shown::Label(short))
+            } else if row_ends.len() < MAX_LABEL_ROWS {
+                row_ends.push(with_words.1);
+                (row_ends.len() - 1, Shown::Label(short))
+            } else if let Some(row) = free_row(number_only, &row_ends) {
+                row_ends[row] = number_only.1;
+                (row, Shown::Number)
+            } else {
+                (MAX_LABEL_ROWS - 1, Shown::Nothing)
             };
-            row_ends[row] = end;
-            frame.markers.push(PlacedMarker { number: i + 1, at_s, row, label });
+            frame.markers.push(PlacedMarker {
+                number,
+                at_s,
+                row,
+                full: m.label.clone(),
+                shown,
+            });
         }
         frame.label_rows = row_ends.len();
         frame
@@ -104,28 +126,70 @@ impl Frame {
                 out,
                 r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#eef0f3"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
                 bottom + 15.0,
-                if t == 0.0 { "0".to_string() } else { units::duration(std::time::Duration::from_secs_f64(t)) },
+                if t == 0.0 {
+                    "0".to_string()
+                } else {
+                    units::duration(std::time::Duration::from_secs_f64(t))
+                },
             );
             t += step;
         }
     }
 
-    /// Every marker as a dashed line over the plot, with its number and label above it.
+    /// Every marker as a dashed line over the plot, with its number and label above it. Lines first,
+    /// then labels, so no line runs through a label.
     fn markers(&self, out: &mut String, plot_top: f64, bottom: f64) {
+        let label_y = |m: &PlacedMarker| 10.0 + m.row as f64 * LABEL_ROW + 10.0;
         for m in &self.markers {
             let x = self.x(m.at_s);
-            let y = 10.0 + m.row as f64 * LABEL_ROW + 10.0;
-            let text = format!("{} {}", m.number, m.label);
-            let (anchor, tx) = if x + text_width(&text) + 10.0 > WIDTH - RIGHT { ("end", x - 4.0) } else { ("start", x + 4.0) };
             let _ = write!(
                 out,
-                r##"<g class="marker"><title>{number}: {label} (at {at})</title><line x1="{x:.1}" y1="{y0:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#334155" stroke-width="1.2" stroke-dasharray="4 3"/><text x="{tx:.1}" y="{y:.1}" text-anchor="{anchor}" class="mlabel"><tspan font-weight="700">{number}</tspan> {label}</text></g>"##,
+                r##"<line x1="{x:.1}" y1="{y0:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#334155" stroke-width="1.2" stroke-dasharray="4 3"><title>{number}: {full} (at {at})</title></line>"##,
                 number = m.number,
-                label = escape(&m.label),
+                full = escape(&m.full),
                 at = units::offset_ms((m.at_s * 1000.0) as u64),
-                y0 = (y - 9.0).min(plot_top),
+                y0 = (label_y(m) - 9.0).min(plot_top),
             );
         }
+        for m in &self.markers {
+            let (text, words) = match &m.shown {
+                Shown::Label(label) => (format!("{} {label}", m.number), format!(" {}", escape(label))),
+                Shown::Number => (m.number.to_string(), String::new()),
+                Shown::Nothing => continue,
+            };
+            let x = self.x(m.at_s);
+            let (start, _) = label_span(x, &text);
+            let (anchor, tx) = if start < x {
+                ("end", x - 4.0)
+            } else {
+                ("start", x + 4.0)
+            };
+            // A white box behind the words: other markers' lines pass under this row.
+            let width = text_width(&text) + 2.0;
+            let box_x = if start < x { x - 3.0 - width } else { x + 3.0 };
+            let _ = write!(
+                out,
+                r##"<rect x="{box_x:.1}" y="{:.1}" width="{width:.1}" height="13" fill="#fff"/>"##,
+                label_y(m) - 10.0
+            );
+            let _ = write!(
+                out,
+                r##"<text x="{tx:.1}" y="{y:.1}" text-anchor="{anchor}" class="mlabel"><title>{full}</title><tspan font-weight="700">{number}</tspan>{words}</text>"##,
+                number = m.number,
+                full = escape(&m.full),
+                y = label_y(m),
+            );
+        }
+    }
+}
+
+/// Where a marker label at `x` sits: to the right of the line, or to its left near the right edge.
+fn label_span(x: f64, text: &str) -> (f64, f64) {
+    let width = text_width(text) + 10.0;
+    if x + width > WIDTH - RIGHT {
+        (x - width, x)
+    } else {
+        (x, x + width)
     }
 }
 
@@ -179,9 +243,13 @@ pub(crate) fn latency(target: &TargetReport, frame: &Frame) -> String {
                 );
             }
         }
-        for (pick, colour) in
-            [(&(|s: &Second| s.p99_us) as &dyn Fn(&Second) -> Option<u64>, P99_COLOUR), (&|s: &Second| s.p50_us, P50_COLOUR)]
-        {
+        for (pick, colour) in [
+            (
+                &(|s: &Second| s.p99_us) as &dyn Fn(&Second) -> Option<u64>,
+                P99_COLOUR,
+            ),
+            (&|s: &Second| s.p50_us, P50_COLOUR),
+        ] {
             series(&mut out, frame, target, pick, &y, colour);
         }
     }
@@ -211,7 +279,10 @@ fn series(
     for run in runs.iter().filter(|r| !r.is_empty()) {
         if run.len() == 1 {
             let (x, yy) = run[0];
-            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{yy:.1}" r="2.5" fill="{colour}"/>"#);
+            let _ = write!(
+                out,
+                r#"<circle cx="{x:.1}" cy="{yy:.1}" r="2.5" fill="{colour}"/>"#
+            );
             continue;
         }
         let points: Vec<String> = run.iter().map(|(x, yy)| format!("{x:.1},{yy:.1}")).collect();
@@ -272,7 +343,12 @@ pub(crate) fn responses(target: &TargetReport, frame: &Frame) -> String {
         let gap = if x1 - x0 > 4.0 { 1.0 } else { 0.0 };
         let mut stacked = 0.0;
         for class in StatusClass::ALL {
-            let count: u64 = s.statuses.iter().filter(|(k, _)| k.class() == class).map(|(_, n)| n).sum();
+            let count: u64 = s
+                .statuses
+                .iter()
+                .filter(|(k, _)| k.class() == class)
+                .map(|(_, n)| n)
+                .sum();
             if count == 0 {
                 continue;
             }
@@ -328,9 +404,13 @@ fn shorten(label: &str, max: usize) -> String {
 
 /// A tick step giving at most about ten labels on the time axis.
 fn nice_time_step(duration_s: f64) -> f64 {
-    const STEPS: [f64; 16] =
-        [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0];
-    STEPS.into_iter().find(|s| duration_s / s <= 10.0).unwrap_or(7200.0)
+    const STEPS: [f64; 16] = [
+        0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+    ];
+    STEPS
+        .into_iter()
+        .find(|s| duration_s / s <= 10.0)
+        .unwrap_or(7200.0)
 }
 
 /// Step and top of a count axis: 1-2-5 steps, four or five of them.
@@ -363,13 +443,40 @@ mod tests {
     #[test]
     fn close_markers_get_separate_rows() {
         let markers = [
-            Marker { at_ms: 10_000, label: "rotation 1 started".into() },
-            Marker { at_ms: 10_400, label: "rotation 1 done (exit 0, 0.4s)".into() },
-            Marker { at_ms: 25_000, label: "rotation 2 started".into() },
+            Marker {
+                at_ms: 10_000,
+                label: "rotation 1 started".into(),
+            },
+            Marker {
+                at_ms: 10_400,
+                label: "rotation 1 done (exit 0, 0.4s)".into(),
+            },
+            Marker {
+                at_ms: 25_000,
+                label: "rotation 2 started".into(),
+            },
         ];
         let frame = Frame::new(30_000, &markers);
         let rows: Vec<usize> = frame.markers.iter().map(|m| m.row).collect();
         assert_eq!(rows, vec![0, 1, 0]);
         assert_eq!(frame.label_rows, 2);
+    }
+
+    #[test]
+    fn crowded_markers_fall_back_to_numbers() {
+        let markers: Vec<Marker> = (0..12)
+            .map(|i| Marker {
+                at_ms: 10_000 + i * 100,
+                label: format!("rotation step {i} done"),
+            })
+            .collect();
+        let frame = Frame::new(30_000, &markers);
+        assert_eq!(frame.label_rows, MAX_LABEL_ROWS);
+        assert!(frame.markers[..MAX_LABEL_ROWS]
+            .iter()
+            .all(|m| matches!(m.shown, Shown::Label(_))));
+        assert!(frame.markers[MAX_LABEL_ROWS..]
+            .iter()
+            .all(|m| !matches!(m.shown, Shown::Label(_))));
     }
 }

@@ -83,7 +83,13 @@ fn header(out: &mut String, report: &Report) {
     let (class, verdict) = if violations == 0 {
         ("pass", "PASS · no violations".to_string())
     } else {
-        ("fail", format!("FAIL · {violations} violation{}", if violations == 1 { "" } else { "s" }))
+        (
+            "fail",
+            format!(
+                "FAIL · {violations} violation{}",
+                if violations == 1 { "" } else { "s" }
+            ),
+        )
     };
     let _ = write!(
         out,
@@ -113,7 +119,11 @@ fn summary(out: &mut String, report: &Report) {
         );
         for key in &statuses {
             let n = t.statuses.get(key).copied().unwrap_or(0);
-            let _ = write!(out, "<td{}>{n}</td>", if n == 0 { r#" class="muted""# } else { "" });
+            let _ = write!(
+                out,
+                "<td{}>{n}</td>",
+                if n == 0 { r#" class="muted""# } else { "" }
+            );
         }
         if show_unsent {
             let _ = write!(out, "<td>{}</td>", t.unsent);
@@ -136,8 +146,17 @@ fn summary(out: &mut String, report: &Report) {
     }
     out.push_str("</table>");
     for t in report.targets.iter().filter(|t| !t.errors.is_empty()) {
-        let kinds: Vec<String> = t.errors.iter().map(|(k, n)| format!("{} {n}", escape(k))).collect();
-        let _ = write!(out, r#"<p class="muted">{}: no response: {}</p>"#, escape(&t.name), kinds.join(", "));
+        let kinds: Vec<String> = t
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{} {n}", escape(k)))
+            .collect();
+        let _ = write!(
+            out,
+            r#"<p class="muted">{}: no response: {}</p>"#,
+            escape(&t.name),
+            kinds.join(", ")
+        );
     }
     out.push_str(
         r#"<p class="muted">Latency runs from each request's scheduled start to the end of its body, so waiting behind slow responses counts.</p></section>"#,
@@ -147,7 +166,11 @@ fn summary(out: &mut String, report: &Report) {
 fn markers(out: &mut String, report: &Report) {
     out.push_str(r#"<section class="card" id="markers"><h2>Markers</h2><table><tr><th>#</th><th>at</th><th class="l" style="width:100%">event</th></tr>"#);
     for (i, m) in report.markers.iter().enumerate() {
-        let after = if m.at_ms > report.plan.duration_ms { r#" <span class="muted">(after the run)</span>"# } else { "" };
+        let after = if m.at_ms > report.plan.duration_ms {
+            r#" <span class="muted">(after the run)</span>"#
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             r#"<tr><td>{}</td><td>{}</td><td class="l">{}{after}</td></tr>"#,
@@ -173,8 +196,10 @@ fn target_section(out: &mut String, t: &TargetReport, frame: &Frame) {
     );
     out.push_str(&chart::latency(t, frame));
     out.push_str(r#"<h3>Responses per second</h3><div class="legend">"#);
-    let present: Vec<StatusClass> =
-        StatusClass::ALL.into_iter().filter(|c| t.statuses.keys().any(|k| k.class() == *c)).collect();
+    let present: Vec<StatusClass> = StatusClass::ALL
+        .into_iter()
+        .filter(|c| t.statuses.keys().any(|k| k.class() == *c))
+        .collect();
     for class in &present {
         let _ = write!(out, "<span>{}{}</span>", chip(*class), class.label());
     }
@@ -191,10 +216,16 @@ fn plan(out: &mut String, report: &Report) {
     out.push_str(r#"<section class="card" id="plan"><h2>Plan</h2><dl>"#);
     let rows = [
         ("started", escape(&report.started_at)),
-        ("duration", units::duration(std::time::Duration::from_millis(p.duration_ms))),
+        (
+            "duration",
+            units::duration(std::time::Duration::from_millis(p.duration_ms)),
+        ),
         ("rate", format!("{}/s per target", p.rate_per_target)),
         ("in flight", format!("at most {} per target", p.max_in_flight)),
-        ("request timeout", units::duration(std::time::Duration::from_millis(p.request_timeout_ms))),
+        (
+            "request timeout",
+            units::duration(std::time::Duration::from_millis(p.request_timeout_ms)),
+        ),
         (
             "mode",
             match p.mode {
@@ -214,7 +245,11 @@ fn plan(out: &mut String, report: &Report) {
         let headers = if t.header_names.is_empty() {
             "–".to_string()
         } else {
-            t.header_names.iter().map(|h| format!("{}: <span class=\"muted\">(value not recorded)</span>", escape(h))).collect::<Vec<_>>().join("<br>")
+            t.header_names
+                .iter()
+                .map(|h| format!("{}: <span class=\"muted\">(value not recorded)</span>", escape(h)))
+                .collect::<Vec<_>>()
+                .join("<br>")
         };
         let _ = write!(
             out,
@@ -228,7 +263,10 @@ fn plan(out: &mut String, report: &Report) {
 }
 
 fn chip(class: StatusClass) -> String {
-    format!(r#"<i class="chip" style="background:{}"></i>"#, chart::class_colour(class))
+    format!(
+        r#"<i class="chip" style="background:{}"></i>"#,
+        chart::class_colour(class)
+    )
 }
 
 fn expect_text(expect: Expect) -> &'static str {
@@ -246,7 +284,10 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ Durations: 30s, 2m, 1m30s, 500ms (a bare number is seconds).
 
 Examples:
   origin-verify-load --through http://127.0.0.1:8080/hello --direct http://127.0.0.1:9090/hello \\
-      --duration 30s --rotate-at 10s --rotate-command 'scripts/rotate-local'
+      --duration 30s --rotate-at 10s --rotate-command './rotate.sh'
   origin-verify-load --remote --through https://d111.cloudfront.net/hello \\
       --direct https://abc.execute-api.eu-west-1.amazonaws.com/hello --rotate-at 60s --rotate-secret my-secret \\
       --duration 5m --rate 20
@@ -116,28 +116,30 @@ async fn go(args: Args) -> Result<ExitCode, Failure> {
 
     let timeline = Timeline::new();
     let rotations = rotation.map(|action| {
-        let schedule = RotationSchedule { at: args.rotate_at.clone(), action, until: plan.duration };
+        let schedule = RotationSchedule {
+            at: args.rotate_at.clone(),
+            action,
+            until: plan.duration,
+        };
         tokio::spawn(run_rotations(schedule, timeline.clone()))
     });
 
-    let mut report = run(&plan, timeline.clone()).await.map_err(|e| Failure::Config(e.to_string()))?;
+    let mut report = run(&plan, timeline.clone())
+        .await
+        .map_err(|e| Failure::Config(e.to_string()))?;
 
-    let mut rotation_failed = false;
+    let mut rotation_problems = Vec::new();
     if let Some(rotations) = rotations {
         if !rotations.is_finished() {
-            eprintln!("origin-verify-load: the load has stopped; waiting for the rotation in progress to end");
+            eprintln!(
+                "origin-verify-load: the load has stopped; waiting for the rotation in progress to end"
+            );
         }
         match rotations.await {
             Ok(outcomes) => {
-                for o in outcomes.iter().filter(|o| !o.ok) {
-                    eprintln!("origin-verify-load: {}", o.detail);
-                    rotation_failed = true;
-                }
+                rotation_problems.extend(outcomes.into_iter().filter(|o| !o.ok).map(|o| o.detail))
             }
-            Err(e) => {
-                eprintln!("origin-verify-load: the rotation task failed: {e}");
-                rotation_failed = true;
-            }
+            Err(e) => rotation_problems.push(format!("the rotation task failed: {e}")),
         }
         // Marks made while the rotation finished after the load stopped.
         report.markers = timeline.markers();
@@ -149,8 +151,17 @@ async fn go(args: Args) -> Result<ExitCode, Failure> {
     report.write_html(&html).map_err(|e| write_failure(&html, e))?;
 
     print!("{}", report.summary());
+    for problem in &rotation_problems {
+        // The responses may all have been right, but the rotation the run was meant to exercise was not.
+        println!("FAIL: {problem}");
+    }
     eprintln!("report: {}  ({})", html.display(), json.display());
-    Ok(if report.violations() > 0 || rotation_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let failed = report.violations() > 0 || !rotation_problems.is_empty();
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write_failure(path: &Path, e: std::io::Error) -> Failure {
@@ -180,7 +191,10 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
     for spec in &args.header {
         // The value may be the secret: never echo it.
         let (name, value) = spec.split_once(':').ok_or_else(|| {
-            Failure::Usage("--header wants NAME:VALUE (no ':' found)".into(), ErrorKind::InvalidValue)
+            Failure::Usage(
+                "--header wants NAME:VALUE (no ':' found)".into(),
+                ErrorKind::InvalidValue,
+            )
         })?;
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
@@ -202,31 +216,52 @@ async fn rotation_action(args: &Args, plan: &Plan) -> Result<Option<RotationActi
     let how = args.rotate_command.is_some() || args.rotate_secret.is_some();
     match (args.rotate_at.is_empty(), how) {
         (true, false) => return Ok(None),
-        (true, true) => return Err(usage("--rotate-command/--rotate-secret need --rotate-at to say when")),
-        (false, false) => return Err(usage("--rotate-at needs --rotate-command or --rotate-secret to say how")),
+        (true, true) => {
+            return Err(usage(
+                "--rotate-command/--rotate-secret need --rotate-at to say when",
+            ))
+        }
+        (false, false) => {
+            return Err(usage(
+                "--rotate-at needs --rotate-command or --rotate-secret to say how",
+            ))
+        }
         (false, true) => {}
     }
     if let Some(late) = args.rotate_at.iter().find(|at| **at >= plan.duration) {
         return Err(Failure::Usage(
-            format!("--rotate-at {late:?} is not before the end of the run (--duration {:?})", plan.duration),
+            format!(
+                "--rotate-at {late:?} is not before the end of the run (--duration {:?})",
+                plan.duration
+            ),
             ErrorKind::InvalidValue,
         ));
     }
     if let Some(command) = &args.rotate_command {
-        return Ok(Some(RotationAction::Command { command: command.clone(), log_dir: args.out.clone() }));
+        return Ok(Some(RotationAction::Command {
+            command: command.clone(),
+            log_dir: args.out.clone(),
+        }));
     }
     let secret_id = args.rotate_secret.clone().unwrap_or_default();
     if !args.remote {
-        return Err(usage("--rotate-secret calls AWS Secrets Manager; pass --remote as well"));
+        return Err(usage(
+            "--rotate-secret calls AWS Secrets Manager; pass --remote as well",
+        ));
     }
-    Ok(Some(RotationAction::Secret { client: secrets_manager_client().await, secret_id }))
+    Ok(Some(RotationAction::Secret {
+        client: secrets_manager_client().await,
+        secret_id,
+    }))
 }
 
 /// `NAME=URL` or a bare `URL`. A URL's own `=` (in its query) comes after `://`, so the part before
 /// the first `=` is a name only if it has no `:` or `/`.
 fn named_url(spec: &str, default_name: impl FnOnce() -> String) -> (String, String) {
     match spec.split_once('=') {
-        Some((name, url)) if !name.is_empty() && !name.contains([':', '/']) => (name.to_string(), url.to_string()),
+        Some((name, url)) if !name.is_empty() && !name.contains([':', '/']) => {
+            (name.to_string(), url.to_string())
+        }
         _ => (default_name(), spec.to_string()),
     }
 }
@@ -241,7 +276,9 @@ fn target_spec(spec: &str) -> Result<Target, String> {
         Some((name, url)) if !name.is_empty() && !name.contains([':', '/']) && !url.is_empty() => {
             Ok(Target::new(name, url, expect))
         }
-        _ => Err(format!("--target wants NAME=URL[,expect=2xx|refused|any], got {spec:?}")),
+        _ => Err(format!(
+            "--target wants NAME=URL[,expect=2xx|refused|any], got {spec:?}"
+        )),
     }
 }
 
@@ -258,13 +295,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         if digits == 0 {
             return Err(bad());
         }
         let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -297,11 +338,23 @@ mod tests {
 
     #[test]
     fn names_and_urls() {
-        assert_eq!(named_url("http://127.0.0.1/?a=b", || "d".into()), ("d".into(), "http://127.0.0.1/?a=b".into()));
-        assert_eq!(named_url("edge=http://127.0.0.1/", || "d".into()), ("edge".into(), "http://127.0.0.1/".into()));
+        assert_eq!(
+            named_url("http://127.0.0.1/?a=b", || "d".into()),
+            ("d".into(), "http://127.0.0.1/?a=b".into())
+        );
+        assert_eq!(
+            named_url("edge=http://127.0.0.1/", || "d".into()),
+            ("edge".into(), "http://127.0.0.1/".into())
+        );
         let t = target_spec("api=http://127.0.0.1:9/x?q=1,expect=refused").unwrap();
-        assert_eq!((t.name.as_str(), t.url.as_str(), t.expect), ("api", "http://127.0.0.1:9/x?q=1", Expect::Refused));
-        assert_eq!(target_spec("a=http://127.0.0.1/").unwrap().expect, Expect::Success);
+        assert_eq!(
+            (t.name.as_str(), t.url.as_str(), t.expect),
+            ("api", "http://127.0.0.1:9/x?q=1", Expect::Refused)
+        );
+        assert_eq!(
+            target_spec("a=http://127.0.0.1/").unwrap().expect,
+            Expect::Success
+        );
         assert!(target_spec("http://127.0.0.1/").is_err());
         assert!(target_spec("a=http://127.0.0.1/,expect=maybe").is_err());
     }

@@ -57,7 +57,9 @@ impl FromStr for Expect {
             "2xx" | "success" | "ok" => Ok(Expect::Success),
             "refused" | "401/403" | "denied" => Ok(Expect::Refused),
             "any" => Ok(Expect::Any),
-            other => Err(format!("unknown expectation {other:?} (want 2xx, refused or any)")),
+            other => Err(format!(
+                "unknown expectation {other:?} (want 2xx, refused or any)"
+            )),
         }
     }
 }
@@ -79,7 +81,12 @@ pub struct Target {
 impl Target {
     /// A target without extra headers.
     pub fn new(name: impl Into<String>, url: impl Into<String>, expect: Expect) -> Self {
-        Target { name: name.into(), url: url.into(), expect, headers: Vec::new() }
+        Target {
+            name: name.into(),
+            url: url.into(),
+            expect,
+            headers: Vec::new(),
+        }
     }
 
     /// Adds a request header.
@@ -91,7 +98,11 @@ impl Target {
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<String> = self.headers.iter().map(|(n, _)| format!("{n}: <redacted>")).collect();
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(n, _)| format!("{n}: <redacted>"))
+            .collect();
         f.debug_struct("Target")
             .field("name", &self.name)
             .field("url", &self.url)
@@ -156,12 +167,16 @@ impl Plan {
             return Err(Error::NoTargets);
         }
         if self.rate_per_target == 0 {
-            return Err(Error::InvalidPlan("the rate must be at least 1 request per second".into()));
+            return Err(Error::InvalidPlan(
+                "the rate must be at least 1 request per second".into(),
+            ));
         }
         // Beyond this one process cannot start requests on time anyway, and the pacing period would
         // round to nothing.
         if self.rate_per_target > 100_000 {
-            return Err(Error::InvalidPlan("the rate must be at most 100000 requests per second".into()));
+            return Err(Error::InvalidPlan(
+                "the rate must be at most 100000 requests per second".into(),
+            ));
         }
         if self.max_in_flight == 0 {
             return Err(Error::InvalidPlan("max in flight must be at least 1".into()));
@@ -174,13 +189,18 @@ impl Plan {
             return Err(Error::InvalidPlan("the duration must be at most 24h".into()));
         }
         if self.request_timeout.is_zero() {
-            return Err(Error::InvalidPlan("the request timeout must be more than zero".into()));
+            return Err(Error::InvalidPlan(
+                "the request timeout must be more than zero".into(),
+            ));
         }
         let mut names = HashSet::new();
         let mut prepared = Vec::with_capacity(self.targets.len());
         for target in &self.targets {
             if target.name.is_empty() {
-                return Err(Error::InvalidPlan(format!("the target for {} has an empty name", target.url)));
+                return Err(Error::InvalidPlan(format!(
+                    "the target for {} has an empty name",
+                    target.url
+                )));
             }
             if !names.insert(target.name.as_str()) {
                 return Err(Error::DuplicateTarget(target.name.clone()));
@@ -211,7 +231,10 @@ impl Prepared {
         }
         let host = url.host_str().ok_or_else(|| bad_url("no host".into()))?;
         if mode == Mode::Local && !is_loopback_host(host) {
-            return Err(Error::NotLoopback { target: target.name.clone(), url: target.url.clone() });
+            return Err(Error::NotLoopback {
+                target: target.name.clone(),
+                url: target.url.clone(),
+            });
         }
         let mut headers = HeaderMap::new();
         for (name, value) in &target.headers {
@@ -241,7 +264,10 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     match bare.parse::<IpAddr>() {
         Ok(IpAddr::V4(ip)) => ip.is_loopback(),
         Ok(IpAddr::V6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
@@ -255,11 +281,25 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["127.0.0.1", "127.1.2.3", "[::1]", "localhost", "LOCALHOST", "localhost.", "[::ffff:127.0.0.1]"]
-        {
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "[::ffff:127.0.0.1]",
+        ] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["10.0.0.1", "example.com", "[::2]", "128.0.0.1", "localhost.example.com", "0.0.0.0"] {
+        for host in [
+            "10.0.0.1",
+            "example.com",
+            "[::2]",
+            "128.0.0.1",
+            "localhost.example.com",
+            "0.0.0.0",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }
@@ -270,7 +310,10 @@ mod tests {
         let plan = |url: &str| Plan::new(vec![Target::new("t", url, Expect::Any)]);
         assert!(plan("http://2130706433:8080/").validate().is_ok());
         assert!(plan("http://0x7f.1/").validate().is_ok());
-        assert!(matches!(plan("http://167772161/").validate(), Err(Error::NotLoopback { .. })));
+        assert!(matches!(
+            plan("http://167772161/").validate(),
+            Err(Error::NotLoopback { .. })
+        ));
     }
 
     #[test]
@@ -285,7 +328,8 @@ mod tests {
 
     #[test]
     fn debug_hides_header_values() {
-        let t = Target::new("t", "http://127.0.0.1/", Expect::Success).with_header("x-origin-verify", "s3cret");
+        let t =
+            Target::new("t", "http://127.0.0.1/", Expect::Success).with_header("x-origin-verify", "s3cret");
         assert!(!format!("{t:?}").contains("s3cret"));
     }
 }

@@ -28,9 +28,17 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn start(mode: Progress, targets: Vec<Arc<TargetRun>>, start: Instant, duration: Duration) -> Self {
+    pub(crate) fn start(
+        mode: Progress,
+        targets: Vec<Arc<TargetRun>>,
+        start: Instant,
+        duration: Duration,
+    ) -> Self {
         if mode == Progress::Off {
-            return Reporter { stop: None, task: None };
+            return Reporter {
+                stop: None,
+                task: None,
+            };
         }
         let (stop, mut stopped) = oneshot::channel();
         let terminal = std::io::stderr().is_terminal();
@@ -61,7 +69,10 @@ impl Reporter {
                 eprintln!("{line}");
             }
         });
-        Reporter { stop: Some(stop), task: Some(task) }
+        Reporter {
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub(crate) async fn finish(mut self) {
@@ -83,7 +94,10 @@ fn line(targets: &[Arc<TargetRun>], start: Instant, duration: Duration) -> Strin
     )];
     for t in targets {
         let p = t.progress();
-        parts.push(format!("{} {} req, {} non-2xx, {} violations", t.target.name, p.total, p.non_2xx, p.violations));
+        parts.push(format!(
+            "{} {} req, {} non-2xx, {} violations",
+            t.target.name, p.total, p.non_2xx, p.violations
+        ));
     }
     parts.join("  |  ")
 }

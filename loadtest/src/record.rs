@@ -99,8 +99,17 @@ impl Recorder {
 
     pub(crate) fn progress(&self) -> Progress {
         let total = self.statuses.values().sum();
-        let ok: u64 = self.statuses.iter().filter(|(k, _)| matches!(k, StatusKey::Code(200..=299))).map(|(_, n)| n).sum();
-        Progress { total, non_2xx: total - ok, violations: self.violations }
+        let ok: u64 = self
+            .statuses
+            .iter()
+            .filter(|(k, _)| matches!(k, StatusKey::Code(200..=299)))
+            .map(|(_, n)| n)
+            .sum();
+        Progress {
+            total,
+            non_2xx: total - ok,
+            violations: self.violations,
+        }
     }
 
     pub(crate) fn report(&self, target: &Target) -> TargetReport {

@@ -58,7 +58,9 @@ impl TryFrom<String> for StatusKey {
         if text == "error" {
             return Ok(StatusKey::Error);
         }
-        text.parse().map(StatusKey::Code).map_err(|_| format!("not a status: {text:?}"))
+        text.parse()
+            .map(StatusKey::Code)
+            .map_err(|_| format!("not a status: {text:?}"))
     }
 }
 
@@ -179,7 +181,11 @@ pub struct TargetReport {
 impl TargetReport {
     /// Responses (and errors) that were not 2xx.
     pub fn non_2xx(&self) -> u64 {
-        self.statuses.iter().filter(|(k, _)| k.class() != StatusClass::Success).map(|(_, n)| n).sum()
+        self.statuses
+            .iter()
+            .filter(|(k, _)| k.class() != StatusClass::Success)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -244,10 +250,13 @@ impl Report {
     /// One line saying what was run.
     pub fn headline(&self) -> String {
         format!(
-            "{} target{} at {}/s each for {} ({} mode), started {}",
-            self.targets.len(),
-            if self.targets.len() == 1 { "" } else { "s" },
+            "{} at {}/s{} for {} ({} mode), started {}",
+            match self.targets.len() {
+                1 => "1 target".to_string(),
+                n => format!("{n} targets"),
+            },
             self.plan.rate_per_target,
+            if self.targets.len() == 1 { "" } else { " each" },
             units::duration(std::time::Duration::from_millis(self.plan.duration_ms)),
             match self.plan.mode {
                 Mode::Local => "local",
@@ -259,7 +268,11 @@ impl Report {
 
     /// Every status seen on any target, in order: the columns of the summary tables.
     pub fn status_columns(&self) -> Vec<StatusKey> {
-        let mut keys: Vec<StatusKey> = self.targets.iter().flat_map(|t| t.statuses.keys().copied()).collect();
+        let mut keys: Vec<StatusKey> = self
+            .targets
+            .iter()
+            .flat_map(|t| t.statuses.keys().copied())
+            .collect();
         keys.sort();
         keys.dedup();
         keys
@@ -281,7 +294,11 @@ impl Report {
         let mut rows = vec![header];
         for t in &self.targets {
             let mut row = vec![t.name.clone(), t.expect.to_string(), t.total.to_string()];
-            row.extend(statuses.iter().map(|k| t.statuses.get(k).copied().unwrap_or(0).to_string()));
+            row.extend(
+                statuses
+                    .iter()
+                    .map(|k| t.statuses.get(k).copied().unwrap_or(0).to_string()),
+            );
             if show_unsent {
                 row.push(t.unsent.to_string());
             }
@@ -330,7 +347,13 @@ impl Report {
 fn align(rows: &[Vec<String>], left_aligned: usize) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use backon::{ConstantBuilder, Retryable};
 
 use crate::{units, Timeline};
@@ -36,12 +36,15 @@ pub enum RotationAction {
 impl fmt::Debug for RotationAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RotationAction::Command { command, log_dir } => {
-                f.debug_struct("Command").field("command", command).field("log_dir", log_dir).finish()
-            }
-            RotationAction::Secret { secret_id, .. } => {
-                f.debug_struct("Secret").field("secret_id", secret_id).finish_non_exhaustive()
-            }
+            RotationAction::Command { command, log_dir } => f
+                .debug_struct("Command")
+                .field("command", command)
+                .field("log_dir", log_dir)
+                .finish(),
+            RotationAction::Secret { secret_id, .. } => f
+                .debug_struct("Secret")
+                .field("secret_id", secret_id)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -75,7 +78,9 @@ pub struct RotationOutcome {
 
 /// A Secrets Manager client from the usual AWS configuration chain (environment, profile, ...).
 pub async fn secrets_manager_client() -> aws_sdk_secretsmanager::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
     aws_sdk_secretsmanager::Client::new(&config)
 }
 
@@ -87,7 +92,10 @@ pub async fn run_rotations(schedule: RotationSchedule, timeline: Timeline) -> Ve
     for (i, offset) in at.into_iter().enumerate() {
         let n = i + 1;
         timeline.sleep_until_elapsed(offset).await;
-        if timeline.elapsed().is_some_and(|elapsed| elapsed >= schedule.until) {
+        if timeline
+            .elapsed()
+            .is_some_and(|elapsed| elapsed >= schedule.until)
+        {
             let detail = format!("rotation {n} skipped: the run had ended before it could start");
             outcomes.push(RotationOutcome { n, ok: false, detail });
             continue;
@@ -135,10 +143,19 @@ async fn by_command(n: usize, command: &str, log: PathBuf, timeline: &Timeline) 
     };
     let took = units::offset_ms(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
     match status {
-        Ok(status) if status.success() => finish(n, true, format!("rotation {n} done (exit 0, {took})"), timeline),
+        Ok(status) if status.success() => {
+            finish(n, true, format!("rotation {n} done (exit 0, {took})"), timeline)
+        }
         Ok(status) => {
-            let code = status.code().map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
-            finish(n, false, format!("rotation {n} failed ({code}, {took})"), timeline)
+            let code = status
+                .code()
+                .map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
+            finish(
+                n,
+                false,
+                format!("rotation {n} failed ({code}, {took})"),
+                timeline,
+            )
         }
         Err(e) => finish(n, false, format!("rotation {n} failed to run sh: {e}"), timeline),
     }
@@ -162,7 +179,7 @@ async fn by_secret(
     let version = match client.rotate_secret().secret_id(secret_id).send().await {
         Ok(out) => out.version_id().unwrap_or_default().to_string(),
         Err(e) => {
-            let label = format!("rotation {n} failed: RotateSecret: {}", DisplayErrorContext(&e));
+            let label = format!("rotation {n} failed: RotateSecret: {}", sdk_error(&e));
             return finish(n, false, label, timeline);
         }
     };
@@ -177,7 +194,7 @@ async fn by_secret(
             .secret_id(secret_id)
             .send()
             .await
-            .map_err(|e| NotYet::Describe(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| NotYet::Describe(sdk_error(&e)))?;
         let current = described
             .version_ids_to_stages()
             .and_then(|stages| stages.get(&version))
@@ -190,7 +207,11 @@ async fn by_secret(
     };
     let mut last_error = None;
     let watch = poll
-        .retry(ConstantBuilder::default().with_delay(Duration::from_secs(2)).without_max_times())
+        .retry(
+            ConstantBuilder::default()
+                .with_delay(Duration::from_secs(2))
+                .without_max_times(),
+        )
         .notify(|e: &NotYet, _| {
             if let NotYet::Describe(e) = e {
                 last_error = Some(e.clone());
@@ -201,7 +222,12 @@ async fn by_secret(
     match watched {
         Ok(Ok(())) => {
             let took = units::offset_ms(u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX));
-            finish(n, true, format!("rotation {n} done (AWSCURRENT after {took})"), timeline)
+            finish(
+                n,
+                true,
+                format!("rotation {n} done (AWSCURRENT after {took})"),
+                timeline,
+            )
         }
         // The loop retries forever; only the timeout ends it.
         Ok(Err(_)) => finish(n, false, format!("rotation {n}: watching stopped"), timeline),
@@ -214,5 +240,27 @@ async fn by_secret(
                 Some(e) => format!("rotation {n} requested; DescribeSecret failed: {e}"),
             },
         },
+    }
+}
+
+/// A one-line account of an SDK error: the service's code and message when it answered, otherwise the
+/// first part of the error chain (the full chain, with raw response and headers, is far too long for a
+/// marker).
+fn sdk_error<E, R>(e: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => {
+            let text = DisplayErrorContext(e).to_string();
+            let mut short: String = text.chars().take(160).collect();
+            if short.len() < text.len() {
+                short.push('…');
+            }
+            short
+        }
     }
 }

@@ -80,7 +80,10 @@ pub async fn run_with_progress(plan: &Plan, timeline: Timeline, progress: Progre
     // Bounded whatever happens: past this point anything still running is abandoned (dropping the
     // JoinSets aborts the tasks).
     let hard_stop = tokio::time::Instant::from_std(deadline + plan.request_timeout + GRACE);
-    let _ = tokio::time::timeout_at(hard_stop, async { while dispatchers.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout_at(hard_stop, async {
+        while dispatchers.join_next().await.is_some() {}
+    })
+    .await;
     drop(dispatchers);
     let elapsed = start.elapsed();
     reporter.finish().await;
@@ -119,7 +122,9 @@ pub(crate) struct TargetRun {
 impl TargetRun {
     fn recorder(&self) -> MutexGuard<'_, Recorder> {
         // Recording is a few counter bumps; a panic cannot leave it half-updated in a harmful way.
-        self.recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.recorder
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn progress(&self) -> record::Progress {
@@ -136,7 +141,9 @@ fn pacer(rate: NonZeroU32) -> DefaultDirectRateLimiter {
     let period = (Duration::from_secs(1) / rate.get()).max(Duration::from_nanos(1));
     let slack = (rate.get() / 20).max(1);
     let burst = NonZeroU32::new(slack + 1).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(period).expect("period is at least 1ns").allow_burst(burst);
+    let quota = Quota::with_period(period)
+        .expect("period is at least 1ns")
+        .allow_burst(burst);
     let limiter = RateLimiter::direct(quota);
     for _ in 0..slack {
         let _ = limiter.check();
@@ -196,7 +203,10 @@ impl Dispatch {
     }
 
     async fn send(&self) -> Outcome {
-        let request = self.client.get(self.target.url.clone()).headers(self.target.headers.clone());
+        let request = self
+            .client
+            .get(self.target.url.clone())
+            .headers(self.target.headers.clone());
         let exchange = async {
             let mut response = request.send().await?;
             let status = response.status().as_u16();

@@ -36,7 +36,10 @@ impl Timeline {
     /// A timeline whose clock has not started yet.
     pub fn new() -> Self {
         Timeline {
-            inner: Arc::new(Inner { start: watch::Sender::new(None), marks: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                start: watch::Sender::new(None),
+                marks: Mutex::new(Vec::new()),
+            }),
         }
     }
 
@@ -78,7 +81,10 @@ impl Timeline {
             .into_iter()
             .map(|(at, label)| {
                 let since = start.map(|s| at.saturating_duration_since(s)).unwrap_or_default();
-                Marker { at_ms: u64::try_from(since.as_millis()).unwrap_or(u64::MAX), label }
+                Marker {
+                    at_ms: u64::try_from(since.as_millis()).unwrap_or(u64::MAX),
+                    label,
+                }
             })
             .collect()
     }
@@ -90,7 +96,10 @@ impl Timeline {
 
     fn marks(&self) -> MutexGuard<'_, Vec<(Instant, String)>> {
         // A panic elsewhere while holding the lock cannot leave a Vec push half done; keep going.
-        self.inner.marks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .marks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

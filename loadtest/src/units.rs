@@ -62,7 +62,9 @@ pub(crate) fn duration(d: Duration) -> String {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// RFC 3339 UTC timestamp, to the second: `2026-05-01T10:00:00Z`.
@@ -71,7 +73,12 @@ pub(crate) fn rfc3339(unix_ms: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (the usual era-based conversion: 400-year
@@ -84,8 +91,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = u32::try_from(day_of_year - (153 * month_from_march + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 })
-        .unwrap_or(1);
+    let month = u32::try_from(if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    })
+    .unwrap_or(1);
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }

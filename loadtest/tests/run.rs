@@ -22,13 +22,19 @@ fn plan(targets: Vec<Target>, duration_ms: u64, rate: u32) -> Plan {
 }
 
 fn count(report: &Report, target: &str, key: StatusKey) -> u64 {
-    report.target(target).and_then(|t| t.statuses.get(&key).copied()).unwrap_or(0)
+    report
+        .target(target)
+        .and_then(|t| t.statuses.get(&key).copied())
+        .unwrap_or(0)
 }
 
 /// Open loop at 50/s for 1.5 s is 75 requests; allow for timer granularity either way.
 fn assert_about(actual: u64, expected: u64, what: &str) {
     let slack = expected / 10 + 2;
-    assert!(actual.abs_diff(expected) <= slack, "{what}: {actual} requests, expected about {expected}");
+    assert!(
+        actual.abs_diff(expected) <= slack,
+        "{what}: {actual} requests, expected about {expected}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +43,8 @@ async fn correct_expectations_give_counts_and_no_violations() {
     let targets = vec![
         Target::new("through", origin.url("/ok"), Expect::Success),
         Target::new("direct", origin.url("/refused"), Expect::Refused),
-        Target::new("guarded", origin.url("/guarded"), Expect::Success).with_header("x-origin-verify", SECRET),
+        Target::new("guarded", origin.url("/guarded"), Expect::Success)
+            .with_header("x-origin-verify", SECRET),
         Target::new("whatever", origin.url("/nowhere"), Expect::Any),
     ];
     // Through `run`, so the progress line is exercised too.
@@ -48,21 +55,48 @@ async fn correct_expectations_give_counts_and_no_violations() {
         let t = report.target(name).expect("target in report");
         assert_about(t.total, 75, name);
         assert_eq!(t.latency.samples, t.total, "every request answered and timed");
-        assert!(t.latency.p50_us > 0 && t.latency.p50_us <= t.latency.p99_us && t.latency.p99_us <= t.latency.max_us);
+        assert!(
+            t.latency.p50_us > 0
+                && t.latency.p50_us <= t.latency.p99_us
+                && t.latency.p99_us <= t.latency.max_us
+        );
         assert_eq!(t.seconds.len(), 2, "1.5 s makes two buckets");
         assert_eq!(t.seconds.iter().map(|s| s.total()).sum::<u64>(), t.total);
         assert_eq!(t.unsent, 0);
     }
-    assert_eq!(count(&report, "through", StatusKey::Code(200)), report.target("through").unwrap().total);
-    assert_eq!(count(&report, "direct", StatusKey::Code(403)), report.target("direct").unwrap().total);
-    assert_eq!(count(&report, "guarded", StatusKey::Code(200)), report.target("guarded").unwrap().total);
-    assert_eq!(count(&report, "whatever", StatusKey::Code(404)), report.target("whatever").unwrap().total);
+    assert_eq!(
+        count(&report, "through", StatusKey::Code(200)),
+        report.target("through").unwrap().total
+    );
+    assert_eq!(
+        count(&report, "direct", StatusKey::Code(403)),
+        report.target("direct").unwrap().total
+    );
+    assert_eq!(
+        count(&report, "guarded", StatusKey::Code(200)),
+        report.target("guarded").unwrap().total
+    );
+    assert_eq!(
+        count(&report, "whatever", StatusKey::Code(404)),
+        report.target("whatever").unwrap().total
+    );
     let sent: u64 = report.targets.iter().map(|t| t.total).sum();
-    assert_eq!(origin.hits(), sent, "the origin saw exactly what the report counts");
-    assert!(report.elapsed_ms >= 1500 && report.elapsed_ms < 3500, "bounded: {} ms", report.elapsed_ms);
+    assert_eq!(
+        origin.hits(),
+        sent,
+        "the origin saw exactly what the report counts"
+    );
+    assert!(
+        report.elapsed_ms >= 1500 && report.elapsed_ms < 3500,
+        "bounded: {} ms",
+        report.elapsed_ms
+    );
 
     let summary = report.summary();
-    assert!(summary.contains("through") && summary.contains("PASS"), "{summary}");
+    assert!(
+        summary.contains("through") && summary.contains("PASS"),
+        "{summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,20 +110,37 @@ async fn wrong_expectations_and_errors_are_violations() {
     ];
     let mut plan = plan(targets, 1000, 20);
     plan.request_timeout = Duration::from_millis(100);
-    let report = run_with_progress(&plan, Timeline::new(), Progress::Off).await.expect("run");
+    let report = run_with_progress(&plan, Timeline::new(), Progress::Off)
+        .await
+        .expect("run");
 
     for t in &report.targets {
         assert!(t.total >= 15, "{}: {} requests", t.name, t.total);
-        assert_eq!(t.violations, t.total, "{}: every outcome misses the expectation", t.name);
+        assert_eq!(
+            t.violations, t.total,
+            "{}: every outcome misses the expectation",
+            t.name
+        );
     }
     let slow = report.target("too-slow").unwrap();
-    assert_eq!(slow.statuses.get(&StatusKey::Error), Some(&slow.total), "timeouts are transport errors");
+    assert_eq!(
+        slow.statuses.get(&StatusKey::Error),
+        Some(&slow.total),
+        "timeouts are transport errors"
+    );
     assert_eq!(slow.errors.get("timeout"), Some(&slow.total));
     assert_eq!(slow.latency.samples, 0, "transport errors carry no latency");
-    assert_eq!(report.violations(), report.targets.iter().map(|t| t.total).sum::<u64>());
+    assert_eq!(
+        report.violations(),
+        report.targets.iter().map(|t| t.total).sum::<u64>()
+    );
     assert!(report.summary().contains("FAIL"));
     // Past the run, requests in flight got their timeout and no more.
-    assert!(report.elapsed_ms < 1000 + 100 + 600, "bounded: {} ms", report.elapsed_ms);
+    assert!(
+        report.elapsed_ms < 1000 + 100 + 600,
+        "bounded: {} ms",
+        report.elapsed_ms
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,8 +166,14 @@ async fn markers_are_recorded_in_order_on_the_run_clock() {
         },
         timeline.clone(),
     ));
-    let plan = plan(vec![Target::new("through", origin.url("/ok"), Expect::Success)], 1200, 50);
-    let report = run_with_progress(&plan, timeline, Progress::Off).await.expect("run");
+    let plan = plan(
+        vec![Target::new("through", origin.url("/ok"), Expect::Success)],
+        1200,
+        50,
+    );
+    let report = run_with_progress(&plan, timeline, Progress::Off)
+        .await
+        .expect("run");
     marker_task.await.unwrap();
     let outcomes = rotations.await.unwrap();
 
@@ -127,7 +184,10 @@ async fn markers_are_recorded_in_order_on_the_run_clock() {
     let at: Vec<u64> = report.markers.iter().map(|m| m.at_ms).collect();
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
     for (got, want) in at.iter().zip([200, 400, 600, 800]) {
-        assert!(got.abs_diff(want) < 150, "marker at {got} ms, expected about {want} ({at:?})");
+        assert!(
+            got.abs_diff(want) < 150,
+            "marker at {got} ms, expected about {want} ({at:?})"
+        );
     }
     assert_eq!(outcomes.len(), 1);
     assert!(outcomes[0].ok, "{outcomes:?}");
@@ -139,7 +199,12 @@ async fn markers_are_recorded_in_order_on_the_run_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_mode_refuses_remote_hosts_before_sending_anything() {
     let origin = Origin::start().await;
-    for remote in ["http://10.0.0.1/", "http://example.com/", "http://[::2]/", "http://127.0.0.1.example.com/"] {
+    for remote in [
+        "http://10.0.0.1/",
+        "http://example.com/",
+        "http://[::2]/",
+        "http://127.0.0.1.example.com/",
+    ] {
         let targets = vec![
             Target::new("local", origin.url("/ok"), Expect::Success),
             Target::new("remote", remote, Expect::Success),
@@ -153,22 +218,33 @@ async fn local_mode_refuses_remote_hosts_before_sending_anything() {
             }
             other => panic!("{remote}: expected NotLoopback, got {other:?}"),
         }
-        assert!(began.elapsed() < Duration::from_millis(200), "refused up front, not after a run");
+        assert!(
+            began.elapsed() < Duration::from_millis(200),
+            "refused up front, not after a run"
+        );
         let mut remote_plan = plan.clone();
         remote_plan.mode = Mode::Remote;
         assert!(remote_plan.validate().is_ok(), "remote mode accepts {remote}");
     }
     assert_eq!(origin.hits(), 0, "nothing was sent, not even to the local target");
 
-    let message = Plan::new(vec![Target::new("x", "http://10.0.0.1/", Expect::Any)]).validate().unwrap_err();
+    let message = Plan::new(vec![Target::new("x", "http://10.0.0.1/", Expect::Any)])
+        .validate()
+        .unwrap_err();
     assert!(message.to_string().contains("--remote"), "{message}");
     assert!(matches!(
         Plan::new(vec![Target::new("x", "ftp://127.0.0.1/", Expect::Any)]).validate(),
         Err(Error::BadUrl { .. })
     ));
     assert!(matches!(Plan::new(vec![]).validate(), Err(Error::NoTargets)));
-    let twice = vec![Target::new("x", origin.url("/ok"), Expect::Any), Target::new("x", origin.url("/ok"), Expect::Any)];
-    assert!(matches!(Plan::new(twice).validate(), Err(Error::DuplicateTarget(_))));
+    let twice = vec![
+        Target::new("x", origin.url("/ok"), Expect::Any),
+        Target::new("x", origin.url("/ok"), Expect::Any),
+    ];
+    assert!(matches!(
+        Plan::new(twice).validate(),
+        Err(Error::DuplicateTarget(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,13 +252,23 @@ async fn saturation_shows_as_latency_not_as_a_lower_rate() {
     // One request in flight, 300 ms each, 20 due per second: most have to wait. Their latency counts
     // from when they were due, and those still waiting at the end are reported as unsent.
     let origin = Origin::start().await;
-    let mut plan = plan(vec![Target::new("slow", origin.url("/slow"), Expect::Success)], 1000, 20);
+    let mut plan = plan(
+        vec![Target::new("slow", origin.url("/slow"), Expect::Success)],
+        1000,
+        20,
+    );
     plan.max_in_flight = 1;
-    let report = run_with_progress(&plan, Timeline::new(), Progress::Off).await.expect("run");
+    let report = run_with_progress(&plan, Timeline::new(), Progress::Off)
+        .await
+        .expect("run");
     let t = report.target("slow").unwrap();
     assert!((3..=5).contains(&t.total), "{} sent", t.total);
     assert_about(t.total + t.unsent, 20, "due");
-    assert!(t.latency.max_us > 600_000, "queueing counted: max {} µs", t.latency.max_us);
+    assert!(
+        t.latency.max_us > 600_000,
+        "queueing counted: max {} µs",
+        t.latency.max_us
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,10 +282,13 @@ async fn reports_are_written_and_json_round_trips() {
         marks.mark("rotation <1> & \"friends\"");
     });
     let targets = vec![
-        Target::new("through", origin.url("/guarded"), Expect::Success).with_header("x-origin-verify", SECRET),
+        Target::new("through", origin.url("/guarded"), Expect::Success)
+            .with_header("x-origin-verify", SECRET),
         Target::new("direct", origin.url("/refused"), Expect::Refused),
     ];
-    let report = run_with_progress(&plan(targets, 1000, 30), timeline, Progress::Off).await.expect("run");
+    let report = run_with_progress(&plan(targets, 1000, 30), timeline, Progress::Off)
+        .await
+        .expect("run");
 
     let json = dir.join("report.json");
     let html = dir.join("report.html");
@@ -215,7 +304,10 @@ async fn reports_are_written_and_json_round_trips() {
     assert!(page.starts_with("<!doctype html>"));
     assert_eq!(page.matches("<svg").count(), 4, "two charts per target");
     assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
-    assert!(page.contains("rotation &lt;1&gt; &amp; &quot;friends&quot;"), "labels are escaped");
+    assert!(
+        page.contains("rotation &lt;1&gt; &amp; &quot;friends&quot;"),
+        "labels are escaped"
+    );
     for file in [&text, &page] {
         assert!(!file.contains(SECRET), "header values never reach a report");
     }

@@ -34,6 +34,9 @@ struct Args {
     /// Where logs and reports go.
     #[arg(long, default_value = "target/local-stack")]
     out: PathBuf,
+    /// Log level of both functions (AWS_LAMBDA_LOG_LEVEL).
+    #[arg(long, default_value = "info")]
+    log_level: String,
 }
 
 #[tokio::main]
@@ -56,6 +59,7 @@ async fn run(args: Args) -> ExitCode {
         edge_delays: args.edge_delays.iter().map(|s| Duration::from_secs(*s)).collect(),
         authorizer_cache_ttl: Duration::from_secs(args.authorizer_cache_ttl),
         out_dir: args.out.clone(),
+        log_level: args.log_level.clone(),
     };
     eprintln!("starting: moto, authorizer and rotator under cargo lambda, gateway, edge ...");
     let stack = match LocalStack::start(options).await {

@@ -33,6 +33,8 @@ pub struct StackOptions {
     pub authorizer_cache_ttl: Duration,
     /// Where logs and reports go.
     pub out_dir: PathBuf,
+    /// `AWS_LAMBDA_LOG_LEVEL` of both functions (`debug` shows everything the SDK and runtime log).
+    pub log_level: String,
 }
 
 impl Default for StackOptions {
@@ -47,6 +49,7 @@ impl Default for StackOptions {
             ],
             authorizer_cache_ttl: Duration::from_secs(5),
             out_dir: PathBuf::from("target/local-stack"),
+            log_level: "info".to_owned(),
         }
     }
 }
@@ -157,6 +160,7 @@ impl LocalStack {
             ("AWS_REGION", REGION),
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_LAMBDA_LOG_LEVEL", options.log_level.as_str()),
         ];
 
         let authorizer_log = options.out_dir.join("authorizer.log");
@@ -293,11 +297,16 @@ impl LocalStack {
                     tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
                     let started = start.elapsed().as_secs_f64();
                     timeline.mark(format!("rotation {n} started"));
+                    // Only failures get their own marker: four per rotation would crowd the charts.
                     let on_step = |s: &StepRecord| {
-                        let state = if s.error.is_none() { "done" } else { "FAILED" };
-                        timeline.mark(format!("rotation {n}: {} {state}", s.step));
+                        if s.error.is_some() {
+                            timeline.mark(format!("rotation {n}: {} FAILED", s.step));
+                        }
                     };
                     let record = self.driver.rotate(&self.secret, &on_step).await;
+                    let total = record.steps.last().map(|s| s.done_at_s).unwrap_or_default();
+                    let state = if record.ok { "done" } else { "FAILED" };
+                    timeline.mark(format!("rotation {n} {state} ({total:.1}s)"));
                     records
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -343,6 +352,40 @@ impl LocalStack {
             *entry = (*entry).max(n);
         }
         calls
+    }
+
+    /// Every value the secret has held (all versions, also those without a label any more).
+    pub async fn secret_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        let Ok(list) = self
+            .sm
+            .list_secret_version_ids()
+            .secret_id(&self.secret)
+            .include_deprecated(true)
+            .send()
+            .await
+        else {
+            return values;
+        };
+        for version in list.versions.unwrap_or_default() {
+            let Some(id) = version.version_id else { continue };
+            let Ok(out) = self
+                .sm
+                .get_secret_value()
+                .secret_id(&self.secret)
+                .version_id(id)
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let json: serde_json::Value =
+                serde_json::from_str(out.secret_string().unwrap_or("{}")).unwrap_or_default();
+            if let Some(v) = json["HEADERVALUE"].as_str() {
+                values.push(v.to_owned());
+            }
+        }
+        values
     }
 
     /// Where the reports go.

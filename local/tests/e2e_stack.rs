@@ -16,6 +16,8 @@ async fn three_rotations_under_load_refuse_no_legitimate_request() {
         edge_delays: vec![Duration::from_secs(2), Duration::from_secs(3)],
         authorizer_cache_ttl: Duration::from_secs(5),
         out_dir: out_dir.clone(),
+        // Everything the runtime, the SDK and our code log, so that the scan below sees it all.
+        log_level: "debug".to_owned(),
     };
     let stack = LocalStack::start(options).await.expect("local stack");
     let scenario = Scenario {

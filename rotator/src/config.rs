@@ -67,11 +67,11 @@ impl RotatorConfig {
             ));
         }
         let secret_length = env.number("ROTATION_SECRET_LENGTH", 32)?;
-        if !(16..=128).contains(&secret_length) {
+        if !(16..=64).contains(&secret_length) {
             return Err(ConfigError::new(
                 "ROTATION_SECRET_LENGTH",
-                "is outside 16..=128",
-                "use 32 (the authorizer compares values up to 128 bytes)",
+                "is outside 16..=64",
+                "use 32 (the authorizer compares values up to 64 bytes)",
             ));
         }
         let refresh = env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", Duration::from_secs(60))?;
