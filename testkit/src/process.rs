@@ -95,75 +95,113 @@ impl Moto {
     }
 }
 
-/// `cargo lambda watch` serving this workspace's binaries, with the given environment.
+/// The Lambda emulator (`cargo lambda watch --only-lambda-apis`: the Runtime, Extensions and Invoke APIs)
+/// with one of this workspace's binaries running against it as the function.
+///
+/// The emulator does not build or start the function itself: the test starts the binary that
+/// `cargo build` already made. Letting the emulator `cargo run` it meant a second build with another
+/// environment (minutes on a fresh machine) inside a test's time budget, and its process supervision
+/// took other processes down with it when stopped mid-build.
 pub struct CargoLambda {
-    _child: Child,
+    _emulator: Child,
+    _function: Child,
     /// `http://127.0.0.1:PORT`
     pub url: String,
     client: reqwest::Client,
 }
 
+/// The directory cargo builds into (`CARGO_TARGET_DIR`, else the workspace's `target`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`, for at most `budget`.
+pub async fn wait_for_port(port: u16, budget: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + budget;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("nothing listens on 127.0.0.1:{port} after {budget:?}"))
+}
+
 impl CargoLambda {
-    /// Starts the emulator on a free port, serving the binary `bin`. `env` reaches the function.
-    ///
-    /// The binary is named because the emulator otherwise also starts a default instance with a bare
-    /// `cargo run`, which fails in a workspace of several binaries.
+    /// Starts the emulator on a free port and the debug build of `bin` as its function. `env` reaches
+    /// the function.
     pub async fn spawn(bin: &str, env: &[(&str, &str)]) -> Self {
         Self::spawn_logged(bin, env, None).await
     }
 
     /// Like [`CargoLambda::spawn`], with the emulator's and the function's output appended to `log`.
     pub async fn spawn_logged(bin: &str, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        let binary = target_dir().join("debug").join(bin);
+        assert!(
+            binary.exists(),
+            "{} is missing: build the binaries first (cargo build --workspace --bins; scripts/test does)",
+            binary.display()
+        );
+        let output = |cmd: &mut Command| match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open log file");
+                cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+            }
+            None if std::env::var_os("ORIGIN_VERIFY_TEST_VERBOSE").is_some() => {}
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        };
+
         let port = free_port();
-        // In its own session: the emulator's watcher otherwise takes over a controlling terminal, which
-        // stops the shell that runs the tests. `setsid` execs in place, so the pid stays the group's id.
-        let mut cmd = Command::new("setsid");
-        cmd.arg(tool("cargo-lambda"));
-        cmd.args([
-            "lambda",
-            "watch",
-            "--ignore-changes",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port.to_string(),
-            "--bin",
-            bin,
-        ])
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-        if let Some(path) = log {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .expect("open log file");
-            cmd.stdout(file.try_clone().expect("log file")).stderr(file);
-        } else if std::env::var_os("ORIGIN_VERIFY_TEST_VERBOSE").is_none() {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        // cargo-lambda runs `cargo`; make sure the one it finds is ours, with the tools beside it.
-        if let Some(dir) = std::env::var_os(TOOLS_BIN_VAR) {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let mut dirs = vec![PathBuf::from(dir)];
-            dirs.extend(std::env::split_paths(&path));
-            cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
-        }
-        let child = cmd.spawn().expect("start cargo lambda watch");
-        let url = format!("http://127.0.0.1:{port}");
-        wait_until_listening(&url, Duration::from_secs(60))
+        let mut emulator = Command::new(tool("cargo-lambda"));
+        emulator
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        output(&mut emulator);
+        let emulator = emulator.spawn().expect("start cargo lambda watch");
+        // The emulator's root answers only long-polls: readiness is an open port.
+        wait_for_port(port, Duration::from_secs(60))
             .await
             .expect("cargo lambda watch up");
+
+        let url = format!("http://127.0.0.1:{port}");
+        let mut function = Command::new(&binary);
+        function
+            .envs(env.iter().copied())
+            // What the Lambda service sets for a function; the emulator serves this function's queue here.
+            .env("AWS_LAMBDA_RUNTIME_API", format!("{url}/.rt/{bin}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", bin)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        output(&mut function);
+        let function = function.spawn().expect("start the function binary");
+
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
             .expect("client");
         Self {
-            _child: child,
+            _emulator: emulator,
+            _function: function,
             url,
             client,
         }
@@ -181,16 +219,5 @@ impl CargoLambda {
             .expect("invoke through cargo lambda");
         let status = res.status().as_u16();
         (status, res.text().await.expect("body"))
-    }
-}
-
-impl Drop for CargoLambda {
-    fn drop(&mut self) {
-        // `cargo lambda watch` starts the function as its own child; end the whole process group.
-        if let Some(pid) = self._child.id() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &format!("-{pid}")])
-                .status();
-        }
     }
 }
