@@ -51,7 +51,7 @@ pub async fn create_secret(client: &Client, name: &str, value: &str) -> String {
 
 /// Adds a version labelled AWSPENDING; returns its version id.
 pub async fn put_pending(client: &Client, name: &str, value: &str) -> String {
-    let token = unique_name("token");
+    let token = new_token();
     client
         .put_secret_value()
         .secret_id(name)
