@@ -8,18 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config, Error};
 use origin_verify_extension::{
-    CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, SecretValue, Snapshot, MAX_VALUE_LEN,
+    CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, Snapshot, MAX_VALUE_LEN,
 };
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::sm_client;
 
 fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion {
-        version_id: id.into(),
-        value: SecretValue::new(value),
-        created: None,
-        seen_at: SystemTime::now(),
-    }
+    HeldVersion::new(id, value)
 }
 
 /// An authorizer whose cache holds CURRENT, PENDING and PREVIOUS (its window open or closed), fresh.

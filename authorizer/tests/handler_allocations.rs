@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use common::*;
 use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, SecretValue, Snapshot};
+use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, Snapshot};
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingAllocator};
 
@@ -15,12 +15,7 @@ use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingA
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion {
-        version_id: id.into(),
-        value: SecretValue::new(value),
-        created: None,
-        seen_at: SystemTime::now(),
-    }
+    HeldVersion::new(id, value)
 }
 
 #[test]

@@ -12,9 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_extension::{
-    CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, SecretValue, Snapshot,
-};
+use origin_verify_extension::{CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, Snapshot};
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::{event_with_header, poll_ready, sm_client, EventKind, EVENT_KINDS};
 use serde_json::value::RawValue;
@@ -33,12 +31,7 @@ pub const NEAR_MISS: &str = "CurrentValue0123456789abcdefABCE";
 pub const FAR_MISS: &str = "x";
 
 fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion {
-        version_id: id.into(),
-        value: SecretValue::new(value),
-        created: None,
-        seen_at: SystemTime::now(),
-    }
+    HeldVersion::new(id, value)
 }
 
 /// A snapshot holding all three stages, fresh.

@@ -41,6 +41,18 @@ pub struct HeldVersion {
     pub seen_at: SystemTime,
 }
 
+impl HeldVersion {
+    /// A version seen now, with no creation date (for snapshots built by hand: tests, benchmarks).
+    pub fn new(version_id: impl Into<String>, value: &str) -> Self {
+        Self {
+            version_id: version_id.into(),
+            value: SecretValue::new(value),
+            created: None,
+            seen_at: SystemTime::now(),
+        }
+    }
+}
+
 /// The `AWSPREVIOUS` version and the end of its grace window.
 #[derive(Debug, Clone)]
 pub struct PreviousVersion {

@@ -1,9 +1,9 @@
 //! The decision path allocates nothing: counted by a global allocator wrapper in this test binary.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use origin_verify_extension::{
-    CacheConfig, Decision, HeldVersion, Loader, Presented, SecretCache, SecretValue, Snapshot, Stage,
+    CacheConfig, Decision, HeldVersion, Loader, Presented, SecretCache, Snapshot, Stage,
 };
 use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingAllocator};
 
@@ -11,12 +11,7 @@ use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingA
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion {
-        version_id: id.into(),
-        value: SecretValue::new(value),
-        created: None,
-        seen_at: SystemTime::now(),
-    }
+    HeldVersion::new(id, value)
 }
 
 fn snapshot() -> Snapshot {

@@ -6,9 +6,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let extension = lambda_extension::Extension::new()
         .with_extension_name("noop")
         .with_events(&["INVOKE"])
-        .with_events_processor(lambda_extension::service_fn(|_: lambda_extension::LambdaEvent| async {
-            Ok::<(), lambda_extension::Error>(())
-        }))
+        .with_events_processor(lambda_extension::service_fn(
+            |_: lambda_extension::LambdaEvent| async { Ok::<(), lambda_extension::Error>(()) },
+        ))
         .register()
         .await?;
     let handler = lambda_runtime::service_fn(|_: lambda_runtime::LambdaEvent<serde_json::Value>| async {
