@@ -178,8 +178,25 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        const KNOWN: [&str; 7] = [
+            "version",
+            "type",
+            "routeArn",
+            "methodArn",
+            "authorizationToken",
+            "headers",
+            "multiValueHeaders",
+        ];
         let mut fields = Fields::default();
+        let mut seen = [false; KNOWN.len()];
         while let Some(key) = map.next_key::<Str<'de>>()? {
+            // A field given twice is ambiguous (readers disagree on which one counts): refuse the event.
+            // Found by fuzzing: two "headers" objects, the header in the first only.
+            if let Some(i) = KNOWN.iter().position(|k| *k == key.0) {
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(serde::de::Error::custom("duplicate field"));
+                }
+            }
             match key.0.as_ref() {
                 "version" => fields.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
                 "type" => fields.kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
