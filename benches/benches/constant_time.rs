@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use dudect_bencher::{ctbench_main, BenchRng, Class, CtRunner};
 use origin_verify_benches::{CURRENT, NEAR_MISS};
 use origin_verify_extension::{HeldVersion, Presented, PreviousVersion, Snapshot};
-use rand::{Rng, RngExt};
+use rand::RngExt;
 
 const SAMPLES: usize = 200_000;
 
