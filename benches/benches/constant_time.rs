@@ -34,13 +34,11 @@ fn random_value(rng: &mut BenchRng, len: usize) -> Vec<u8> {
     (0..len).map(|_| b'A' + (rng.random::<u8>() % 26)).collect()
 }
 
+/// Makes one input of a class.
+type Input<'a> = &'a dyn Fn(&mut BenchRng) -> Vec<u8>;
+
 /// Runs `check` over a random interleaving of the two classes' inputs.
-fn run(
-    runner: &mut CtRunner,
-    rng: &mut BenchRng,
-    snapshots: [&Snapshot; 2],
-    inputs: [&dyn Fn(&mut BenchRng) -> Vec<u8>; 2],
-) {
+fn run(runner: &mut CtRunner, rng: &mut BenchRng, snapshots: [&Snapshot; 2], inputs: [Input<'_>; 2]) {
     let now = Instant::now();
     let mut cases = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
