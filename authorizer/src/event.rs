@@ -22,8 +22,8 @@ pub enum EventKind {
     RestToken,
 }
 
-/// The header as found in the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The header as found in the event. Its `Debug` never shows the value: it may be the secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Presented<'a> {
     /// Not in the event.
     Missing,
@@ -31,6 +31,16 @@ pub enum Presented<'a> {
     One(Cow<'a, str>),
     /// More than one (several keys differing in case, or several values in `multiValueHeaders`): refused.
     Duplicate,
+}
+
+impl fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Presented::Missing => "Missing",
+            Presented::One(_) => "One(<redacted>)",
+            Presented::Duplicate => "Duplicate",
+        })
+    }
 }
 
 /// The parts of an authorizer event that matter here.
@@ -397,6 +407,16 @@ mod tests {
             Presented::One("t".into())
         );
         assert_eq!(header(r#"{"type":"TOKEN"}"#), Presented::Missing);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_value() {
+        let e = Event::parse(
+            r#"{"version":"2.0","headers":{"x-origin-verify":"hunter2-value"}}"#,
+            H,
+        )
+        .unwrap();
+        assert!(!format!("{e:?}").contains("hunter2"), "{e:?}");
     }
 
     #[test]
