@@ -373,6 +373,36 @@ mod tests {
         assert!(matches!(err, Error::NoCurrentVersion { .. }));
     }
 
+    struct Status(u16);
+
+    impl HasStatus for Status {
+        fn status_code(&self) -> u16 {
+            self.0
+        }
+    }
+
+    fn service(
+        code: &str,
+        status: u16,
+    ) -> SdkError<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError, Status> {
+        let meta = aws_sdk_secretsmanager::error::ErrorMetadata::builder()
+            .code(code)
+            .build();
+        let err = aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError::generic(meta);
+        SdkError::service_error(err, Status(status))
+    }
+
+    #[test]
+    fn transient_errors_are_told_from_permanent_ones() {
+        assert!(is_transient_error(&service("ThrottlingException", 400)));
+        assert!(is_transient_error(&service("InternalServiceError", 500)));
+        assert!(is_transient_error(&service("Whatever", 503)));
+        assert!(is_transient_error(&service("Whatever", 429)));
+        assert!(!is_transient_error(&service("AccessDeniedException", 400)));
+        assert!(!is_transient_error(&service("ResourceNotFoundException", 400)));
+        assert!(!is_transient_error(&service("DecryptionFailure", 400)));
+    }
+
     #[test]
     fn previous_window_starts_at_the_best_known_moment() {
         let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);

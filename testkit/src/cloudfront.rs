@@ -199,12 +199,3 @@ pub async fn stage_rotation(sm: &aws_sdk_secretsmanager::Client, secret: &str, t
         "RotateSecret did not stage {token} as AWSPENDING: {stages:?}"
     );
 }
-
-/// Turns rotation off for a secret (to test the rotator's refusal).
-pub async fn disable_rotation(sm: &aws_sdk_secretsmanager::Client, secret: &str) {
-    sm.cancel_rotate_secret()
-        .secret_id(secret)
-        .send()
-        .await
-        .expect("CancelRotateSecret");
-}

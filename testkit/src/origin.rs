@@ -2,7 +2,6 @@
 //! carries a value the secret holds now (AWSCURRENT or AWSPENDING), read from Secrets Manager (moto) on
 //! every request. 401 without the header, 403 otherwise.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -25,14 +24,13 @@ struct State {
     secret: String,
     header: String,
     key: String,
-    current_only: AtomicBool,
+    current_only: bool,
 }
 
 /// The running origin; stops when dropped.
 pub struct SecretOrigin {
     /// `http://127.0.0.1:PORT/`
     pub url: String,
-    state: Arc<State>,
     task: JoinHandle<()>,
 }
 
@@ -49,22 +47,13 @@ impl SecretOrigin {
             secret: secret.to_owned(),
             header: header.to_owned(),
             key: "HEADERVALUE".to_owned(),
-            current_only: AtomicBool::new(accepts == Accepts::CurrentOnly),
+            current_only: accepts == Accepts::CurrentOnly,
         });
-        let serving = Arc::clone(&state);
-        let (addr, task) = serve(move |req| answer(Arc::clone(&serving), req)).await;
+        let (addr, task) = serve(move |req| answer(Arc::clone(&state), req)).await;
         Self {
             url: format!("http://{addr}/"),
-            state,
             task,
         }
-    }
-
-    /// Changes which stages are accepted from now on.
-    pub fn set_accepts(&self, accepts: Accepts) {
-        self.state
-            .current_only
-            .store(accepts == Accepts::CurrentOnly, Ordering::SeqCst);
     }
 }
 
@@ -97,7 +86,7 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
         None => 401,
         Some(presented) => {
             let mut accepted = vec![stage_value(&state, "AWSCURRENT").await];
-            if !state.current_only.load(Ordering::SeqCst) {
+            if !state.current_only {
                 accepted.push(stage_value(&state, "AWSPENDING").await);
             }
             if accepted.iter().flatten().any(|v| v == presented) {
