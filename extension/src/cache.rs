@@ -55,6 +55,10 @@ pub struct CacheStats {
     pub refreshes_ok: u64,
     /// Refreshes that failed.
     pub refreshes_failed: u64,
+    /// How long the backoff still forbids a refresh attempt (zero when not backing off).
+    pub next_attempt_in: Duration,
+    /// Whether a refresh attempt is running now.
+    pub refreshing: bool,
 }
 
 /// The in-memory secret cache shared by the authorizer handler and the extension.
@@ -111,6 +115,10 @@ impl SecretCache {
             get_value_calls: calls.get_value(),
             refreshes_ok: self.refreshes_ok.load(Ordering::Relaxed),
             refreshes_failed: self.refreshes_failed.load(Ordering::Relaxed),
+            next_attempt_in: self
+                .instant_of(self.not_before.load(Ordering::Acquire))
+                .saturating_duration_since(Instant::now()),
+            refreshing: self.in_flight.load(Ordering::Acquire),
         }
     }
 
@@ -281,6 +289,9 @@ impl SecretCache {
 
     /// One refresh attempt; runs in its own task.
     async fn refresh(self: Arc<Self>) {
+        // Whatever ends this task (even a panic in a dependency), the next refresh must be able to start
+        // and the waiters must wake: otherwise one bad answer would freeze the snapshot for good.
+        let _end = RefreshEnd(&self);
         let held = self.snapshot.load_full();
         match self.loader.load(held.as_deref()).await {
             Ok(snap) => {
@@ -313,8 +324,6 @@ impl SecretCache {
                 }
             }
         }
-        self.in_flight.store(false, Ordering::Release);
-        self.finished.send_modify(|n| *n += 1);
     }
 
     /// One INFO line per refresh (once per refresh interval at most, never per request): which versions
@@ -332,6 +341,16 @@ impl SecretCache {
             pid = std::process::id(),
             "secret refreshed"
         );
+    }
+}
+
+/// Ends a refresh attempt when dropped: clears `in_flight` and wakes the waiters.
+struct RefreshEnd<'a>(&'a SecretCache);
+
+impl Drop for RefreshEnd<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.store(false, Ordering::Release);
+        self.0.finished.send_modify(|n| *n += 1);
     }
 }
 

@@ -18,7 +18,9 @@ mod snapshot;
 pub use cache::{CacheStats, Decision, DenyReason, SecretCache};
 pub use config::CacheConfig;
 pub use error::{Error, ErrorKind};
-pub use loader::{default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader};
+pub use loader::{
+    client_settings, default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader,
+};
 pub use register::{register, EXTENSION_NAME};
 pub use secret::{Presented, SecretValue, MAX_VALUE_LEN};
 pub use snapshot::{HeldVersion, PreviousVersion, Snapshot, Stage};

@@ -304,20 +304,28 @@ impl HasStatus for aws_sdk_secretsmanager::config::http::HttpResponse {
 }
 
 /// The SDK client the authorizer uses: the default credential chain and region, `AWS_ENDPOINT_URL`
-/// honoured, and timeouts short enough that a refresh never outlives the wait of a request.
+/// honoured, and [`client_settings`].
 pub async fn default_client() -> Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    Client::from_conf(client_settings(aws_sdk_secretsmanager::config::Builder::from(&shared)).build())
+}
+
+/// The timeouts and retries of the authorizer's client, applied to `builder`: short enough that a refresh
+/// never outlives the wait of a request. Public so fault tests run the production settings.
+pub fn client_settings(
+    builder: aws_sdk_secretsmanager::config::Builder,
+) -> aws_sdk_secretsmanager::config::Builder {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(1000))
         .operation_attempt_timeout(Duration::from_millis(1500))
         .operation_timeout(Duration::from_millis(4000))
         .build();
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    builder
         .timeout_config(timeouts)
         // Two attempts: the cache has its own backoff and keeps serving the last snapshot meanwhile.
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await;
-    Client::new(&shared)
 }
 
 #[cfg(test)]

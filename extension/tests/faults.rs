@@ -1,0 +1,304 @@
+//! Fault injection: Secrets Manager throttling, failing, answering garbage (an `aws-smithy-mocks` fake:
+//! moto cannot misbehave on demand; those tests say `mocked` in their names) and slow (a proxy holding
+//! each request in front of moto). Every client here has the production timeouts and retries
+//! ([`client_settings`]).
+//!
+//! What each test shows: a held value keeps being admitted without waiting, nothing the fault produced is
+//! ever admitted, the backoff (not the traffic) sets the number of calls, and the new state is picked up
+//! at the first attempt the backoff allows once Secrets Manager is back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use origin_verify_extension::{
+    client_settings, CacheConfig, Decision, DenyReason, Loader, SecretCache, Stage,
+};
+use origin_verify_testkit::{
+    create_secret, put_pending, shared_moto_url, sm_client, unique_name, Behaviour, FakeSecretsManager,
+    SlowProxy,
+};
+
+const CURRENT: &str = "current-value-0123456789abcdefABCD";
+const PENDING: &str = "pending-value-0123456789abcdefABCD";
+const WRONG: &str = "wrong-value-00000000000000000000000";
+
+/// Refresh interval of every cache here: short, so tests reach a stale snapshot quickly.
+const INTERVAL: Duration = Duration::from_secs(1);
+/// How long a miss may wait for a running refresh.
+const MISS_WAIT: Duration = Duration::from_millis(100);
+/// Most request pairs sent while one fault lasts (the loop is also bounded by the fault's duration).
+const MAX_PAIRS: usize = 20_000;
+
+/// A fault long enough for the backoff to double several times.
+const SUSTAINED: Duration = Duration::from_secs(4);
+/// A fault that lasts one refresh attempt.
+const BRIEF: Duration = Duration::from_millis(200);
+
+fn cache_with(client: aws_sdk_secretsmanager::Client, secret: &str) -> Arc<SecretCache> {
+    let mut config = CacheConfig::new(secret);
+    config.refresh_interval = INTERVAL;
+    config.miss_wait = MISS_WAIT;
+    SecretCache::new(Loader::new(client, config))
+}
+
+async fn decide(cache: &Arc<SecretCache>, value: &str) -> Decision {
+    cache.decide(value.as_bytes()).await.expect("a decision")
+}
+
+/// Lets the snapshot age past [`INTERVAL`]: the passing of time is the condition.
+async fn let_snapshot_go_stale() {
+    tokio::time::sleep(INTERVAL + Duration::from_millis(100)).await;
+}
+
+/// Sends request pairs for `lasting` (paced every 2 ms): the current value is admitted every time,
+/// `unseen` (a value Secrets Manager holds but the fault hides) and a wrong value never are. Returns the
+/// number of requests sent.
+async fn traffic_during_fault(cache: &Arc<SecretCache>, unseen: &str, lasting: Duration) -> usize {
+    let start = Instant::now();
+    let mut sent = 0;
+    for i in 0..MAX_PAIRS {
+        assert_eq!(
+            decide(cache, CURRENT).await,
+            Decision::Allow(Stage::Current),
+            "request {sent}"
+        );
+        let probe = if i % 2 == 0 { unseen } else { WRONG };
+        assert_eq!(
+            decide(cache, probe).await,
+            Decision::Deny(DenyReason::NoMatch),
+            "request {}",
+            sent + 1
+        );
+        sent += 2;
+        if start.elapsed() >= lasting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    sent
+}
+
+/// Polls (every 20 ms, at most `budget`) until `value` is admitted; returns how long it took.
+async fn time_until_admitted(cache: &Arc<SecretCache>, value: &str, budget: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        // Before the first load the cache fails closed (an error): not admitted yet.
+        if matches!(cache.decide(value.as_bytes()).await, Ok(Decision::Allow(_))) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// Waits (polling, at most 10 s: longer than the client's 4 s operation timeout) until no refresh attempt
+/// runs, so that the next one starts when the backoff says; returns how long the backoff still waits.
+async fn no_refresh_running(cache: &Arc<SecretCache>) -> Duration {
+    let start = Instant::now();
+    while cache.stats().refreshing {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a refresh attempt outlived its timeouts"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cache.stats().next_attempt_in
+}
+
+/// One fault from start to recovery against the fake; returns the failed refreshes it caused.
+async fn fault_then_recovery(behaviour: Behaviour, lasting: Duration) -> u64 {
+    let fake = FakeSecretsManager::new(CURRENT);
+    let cache = cache_with(fake.client(client_settings), "fake");
+    cache.ensure_loaded().await.expect("loaded while healthy");
+
+    fake.set_behaviour(behaviour);
+    fake.put_pending(PENDING);
+    let_snapshot_go_stale().await;
+    let started = Instant::now();
+    let requests = traffic_during_fault(&cache, PENDING, lasting).await;
+    let fault_lasted = started.elapsed();
+    let stats = cache.stats();
+    assert!(stats.refreshes_failed >= 1, "{behaviour:?}: {stats:?}");
+    // Backoff from 250 ms, doubling: the attempts in `fault_lasted` are logarithmic in it, whatever the
+    // request count. Each attempt makes at most 2 calls per operation (the client's retries).
+    let bound = 2 + (fault_lasted.as_millis() as f64 / 250.0).max(1.0).log2().ceil() as u64;
+    assert!(
+        stats.refreshes_failed <= bound,
+        "{behaviour:?}: {} attempts in {fault_lasted:?} (bound {bound})",
+        stats.refreshes_failed
+    );
+    assert!(
+        fake.calls() as u64 <= 1 + 2 * 2 * stats.refreshes_failed,
+        "{behaviour:?}: {} calls for {} attempts",
+        fake.calls(),
+        stats.refreshes_failed
+    );
+
+    // Recovery: the pending value is admitted at the first attempt the backoff allows.
+    let wait = no_refresh_running(&cache).await;
+    fake.set_behaviour(Behaviour::Healthy);
+    let took = time_until_admitted(&cache, PENDING, wait + Duration::from_secs(3))
+        .await
+        .unwrap_or_else(|| panic!("{behaviour:?}: not recovered within {wait:?} + 3 s"));
+    println!(
+        "{behaviour:?}: {requests} requests in {fault_lasted:?}, {} failed refreshes, {} calls; \
+         backoff left {wait:?}, recovered after {took:?}",
+        stats.refreshes_failed,
+        fake.calls()
+    );
+    assert!(
+        took <= wait + Duration::from_millis(500),
+        "{behaviour:?}: recovery took {took:?}, the backoff allowed an attempt after {wait:?}"
+    );
+    assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    stats.refreshes_failed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocked_throttling_serves_last_values_backs_off_and_recovers_promptly() {
+    fault_then_recovery(Behaviour::Throttling, SUSTAINED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocked_server_errors_serve_last_values_back_off_and_recover_promptly() {
+    fault_then_recovery(Behaviour::ServerError, SUSTAINED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocked_garbage_answers_are_never_admitted_and_keep_the_last_values() {
+    for behaviour in [
+        Behaviour::GarbageBody,
+        Behaviour::NoCurrentStage,
+        Behaviour::GarbageSecretString,
+    ] {
+        fault_then_recovery(behaviour, BRIEF).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocked_faults_at_cold_start_fail_closed_then_load_when_healthy() {
+    for behaviour in [
+        Behaviour::Throttling,
+        Behaviour::ServerError,
+        Behaviour::GarbageBody,
+        Behaviour::NoCurrentStage,
+        Behaviour::GarbageSecretString,
+    ] {
+        let fake = FakeSecretsManager::new(CURRENT);
+        fake.set_behaviour(behaviour);
+        let mut config = CacheConfig::new("fake");
+        config.load_wait = Duration::from_millis(300);
+        let cache = SecretCache::new(Loader::new(fake.client(client_settings), config));
+        assert!(cache.ensure_loaded().await.is_err(), "{behaviour:?}");
+        for value in [CURRENT, WRONG] {
+            let outcome = cache.decide(value.as_bytes()).await;
+            assert!(
+                outcome.is_err(),
+                "{behaviour:?}: nothing loaded must fail, got {outcome:?}"
+            );
+        }
+        let wait = no_refresh_running(&cache).await;
+        fake.set_behaviour(Behaviour::Healthy);
+        let took = time_until_admitted(&cache, CURRENT, wait + Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|| panic!("{behaviour:?}: never loaded after recovery"));
+        assert!(
+            took <= wait + Duration::from_millis(500),
+            "{behaviour:?}: {took:?} vs {wait:?}"
+        );
+    }
+}
+
+/// A Secrets Manager that answers after `delay`, behind [`SlowProxy`]; the cache holds CURRENT, moto
+/// already holds PENDING.
+async fn slow_secrets_manager(delay: Duration) -> (SlowProxy, Arc<SecretCache>) {
+    let url = shared_moto_url();
+    let sm = sm_client(&url);
+    let name = unique_name("slow");
+    create_secret(&sm, &name, CURRENT).await;
+    let proxy = SlowProxy::spawn(&url).await;
+    let config = client_settings(sm_client(&proxy.url).config().to_builder()).build();
+    let cache = cache_with(aws_sdk_secretsmanager::Client::from_conf(config), &name);
+    cache.ensure_loaded().await.expect("loaded");
+    put_pending(&sm, &name, PENDING).await;
+    proxy.set_delay(delay);
+    let_snapshot_go_stale().await;
+    (proxy, cache)
+}
+
+/// Starts the due refresh with a matching request and waits until Secrets Manager holds its call.
+async fn refresh_in_flight(proxy: &SlowProxy, cache: &Arc<SecretCache>) {
+    let seen = proxy.received();
+    assert_eq!(decide(cache, CURRENT).await, Decision::Allow(Stage::Current));
+    assert!(
+        proxy.wait_for_arrivals_beyond(seen, Duration::from_secs(2)).await,
+        "the due refresh reached Secrets Manager"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_secrets_manager_delays_no_match_and_its_answer_is_used() {
+    // 1.2 s: slower than any healthy answer, still inside the client's 1.5 s attempt timeout.
+    let delay = Duration::from_millis(1200);
+    let (proxy, cache) = slow_secrets_manager(delay).await;
+    let started = Instant::now();
+    refresh_in_flight(&proxy, &cache).await;
+
+    // While the refresh is held: matches are answered at once (the call is still held when they return),
+    // a miss waits at most MISS_WAIT and is denied.
+    for _ in 0..100 {
+        assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    }
+    assert_eq!(proxy.held(), 1, "100 matches answered while the refresh was held");
+    let miss = Instant::now();
+    assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
+    assert!(
+        miss.elapsed() < delay,
+        "a miss waits for MISS_WAIT, not for Secrets Manager"
+    );
+    assert_eq!(proxy.held(), 1, "the miss was decided while the refresh was held");
+
+    let took = time_until_admitted(&cache, PENDING, Duration::from_secs(10))
+        .await
+        .expect("the slow answer is used");
+    let stats = cache.stats();
+    println!(
+        "slow {delay:?}: pending admitted {:?} after the refresh started; {stats:?}",
+        started.elapsed()
+    );
+    assert!(
+        took + miss.duration_since(started) >= delay - MISS_WAIT,
+        "it really was slow"
+    );
+    assert_eq!(stats.refreshes_failed, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secrets_manager_slower_than_the_timeouts_keeps_last_values_and_recovers() {
+    // 3 s: past the 1.5 s attempt timeout, so both attempts time out and the refresh fails.
+    let delay = Duration::from_secs(3);
+    let (proxy, cache) = slow_secrets_manager(delay).await;
+    refresh_in_flight(&proxy, &cache).await;
+    for _ in 0..100 {
+        assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    }
+    assert!(proxy.held() >= 1, "matches answered while the refresh was held");
+
+    // The refresh fails by timeout: wait (bounded) for the failure, serving the current value meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.stats().refreshes_failed == 0 && Instant::now() < deadline {
+        assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = cache.stats();
+    assert_eq!(stats.refreshes_failed, 1, "the attempt timed out: {stats:?}");
+    assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
+
+    let wait = no_refresh_running(&cache).await;
+    proxy.set_delay(Duration::ZERO);
+    let took = time_until_admitted(&cache, PENDING, wait + Duration::from_secs(3))
+        .await
+        .expect("recovered once Secrets Manager is fast again");
+    println!("timeouts: recovered {took:?} after Secrets Manager became fast (backoff left {wait:?})");
+    assert!(took <= wait + Duration::from_millis(500), "{took:?} vs {wait:?}");
+}
