@@ -87,6 +87,15 @@ impl Rotator {
             return Err(refuse("the secret has no version with this id"));
         }
         if described.has(token, CURRENT) {
+            // A finishSecret stopped between its two label moves (AWSCURRENT moved, AWSPENDING not yet
+            // removed) is retried by Secrets Manager and lands here: finish the cleanup, or the retry would
+            // skip it and leave AWSPENDING on the current version for good, not the clean state finish()
+            // promises. (AWS accepts that state as a finished rotation; the next one just would not start
+            // clean.)
+            if step == Step::Finish && described.has(token, PENDING) {
+                self.remove_pending(&ctx).await?;
+                return Ok(Outcome::Done);
+            }
             return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
         }
         if !described.has(token, PENDING) {

@@ -1,6 +1,12 @@
 //! Shared by the rotator's tests: a secret, two distributions and an origin that checks the secret.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_secretsmanager::config::{ConfigBag, Intercept};
+use aws_sdk_secretsmanager::error::BoxError;
 use origin_verify_rotator::{Rotator, RotatorConfig};
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::*;
@@ -11,6 +17,20 @@ pub const HEADER: &str = "x-origin-verify";
 pub const OLD: &str = "OldValue0123456789abcdefghijABCD";
 /// Calls that change state somewhere.
 pub const WRITES: [&str; 3] = ["PutSecretValue", "UpdateDistribution", "UpdateSecretVersionStage"];
+/// The rotation steps, in the order Secrets Manager runs them.
+pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+/// Staging labels.
+pub const CURRENT: &str = "AWSCURRENT";
+pub const PENDING: &str = "AWSPENDING";
+pub const PREVIOUS: &str = "AWSPREVIOUS";
+/// What [`Rotator::take_calls`] records for a test request (not an AWS call).
+pub const HTTP_GET: &str = "HTTP GET";
+/// The origin of `d1` that sends the header (beside `x-other`).
+pub const D1_ORIGIN: &str = "api";
+/// The origin of `d1` that sends no header at all.
+pub const D1_BARE_ORIGIN: &str = "s3";
+/// The origin of `d2`, which sends the header under another spelling.
+pub const D2_ORIGIN: &str = "api2";
 
 /// A secret holding OLD, distribution `d1` (origin `api` sends the header beside another, origin `s3`
 /// sends none) and `d2` (origin `api2` sends it under another spelling), and an origin checking the secret.
@@ -34,11 +54,11 @@ impl Fixture {
             &cf,
             &[
                 TestOrigin {
-                    id: "api",
+                    id: D1_ORIGIN,
                     headers: &[(HEADER, OLD), ("x-other", "keep")],
                 },
                 TestOrigin {
-                    id: "s3",
+                    id: D1_BARE_ORIGIN,
                     headers: &[],
                 },
             ],
@@ -47,7 +67,7 @@ impl Fixture {
         let d2 = create_distribution(
             &cf,
             &[TestOrigin {
-                id: "api2",
+                id: D2_ORIGIN,
                 headers: &[("X-Origin-Verify", OLD)],
             }],
         )
@@ -82,6 +102,16 @@ impl Fixture {
 
     /// A rotator with `overrides` on top of [`Fixture::env`], and the given CloudFront client.
     pub fn rotator_with(&self, overrides: &[(&str, &str)], cf: aws_sdk_cloudfront::Client) -> Rotator {
+        self.rotator_with_clients(overrides, self.sm.clone(), cf)
+    }
+
+    /// A rotator with `overrides` on top of [`Fixture::env`], and the given clients.
+    pub fn rotator_with_clients(
+        &self,
+        overrides: &[(&str, &str)],
+        sm: aws_sdk_secretsmanager::Client,
+        cf: aws_sdk_cloudfront::Client,
+    ) -> Rotator {
         let base = self.env();
         let vars: Vec<(&str, &str)> = overrides
             .iter()
@@ -89,7 +119,7 @@ impl Fixture {
             .chain(base.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .collect();
         let config = RotatorConfig::from_env(&Env(&table(&vars))).expect("config");
-        Rotator::new(self.sm.clone(), cf, config).expect("rotator")
+        Rotator::new(sm, cf, config).expect("rotator")
     }
 
     pub fn rotator(&self, overrides: &[(&str, &str)]) -> Rotator {
@@ -103,6 +133,11 @@ impl Fixture {
             .into_iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(HEADER))
             .map(|(_, v)| v)
+    }
+
+    /// Every (distribution, origin) that sends the header: what the rotator must keep on accepted values.
+    pub fn header_senders(&self) -> [(&str, &'static str); 2] {
+        [(self.d1.as_str(), D1_ORIGIN), (self.d2.as_str(), D2_ORIGIN)]
     }
 
     /// Starts a rotation as Secrets Manager would; returns its token.
@@ -138,4 +173,67 @@ impl Fixture {
 
 pub fn writes(calls: &[&'static str]) -> Vec<&'static str> {
     calls.iter().copied().filter(|c| WRITES.contains(c)).collect()
+}
+
+/// A rotator process that dies after its `k`-th AWS call, as seen from AWS: clients that let the first `k`
+/// calls through and fail every later one before anything is sent. The rotator keeps no state of its own
+/// (everything is in Secrets Manager and CloudFront), so this is all a kill can leave behind. One counter
+/// spans both clients, because the kill point is a place in the step's whole sequence of calls.
+#[derive(Debug, Clone)]
+pub struct KillSwitch {
+    started: Arc<AtomicUsize>,
+    survives: usize,
+}
+
+impl KillSwitch {
+    /// Dies when call `k + 1` starts.
+    pub fn after(k: usize) -> Self {
+        Self {
+            started: Arc::new(AtomicUsize::new(0)),
+            survives: k,
+        }
+    }
+
+    /// Never dies: only counts.
+    pub fn never() -> Self {
+        Self::after(usize::MAX)
+    }
+
+    /// AWS calls started so far, the refused ones included.
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// `base`, with this switch on every call.
+    pub fn sm(&self, base: &aws_sdk_secretsmanager::Client) -> aws_sdk_secretsmanager::Client {
+        let config = base.config().to_builder().interceptor(self.clone()).build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    /// `base`, with this switch on every call.
+    pub fn cf(&self, base: &aws_sdk_cloudfront::Client) -> aws_sdk_cloudfront::Client {
+        let config = base.config().to_builder().interceptor(self.clone()).build();
+        aws_sdk_cloudfront::Client::from_conf(config)
+    }
+}
+
+impl Intercept for KillSwitch {
+    fn name(&self) -> &'static str {
+        "KillSwitch"
+    }
+
+    // Before serialization, once per operation (not per retry attempt): the refused call never reaches the
+    // network, and the SDK does not retry an interceptor's error.
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let n = self.started.fetch_add(1, Ordering::SeqCst);
+        if n < self.survives {
+            Ok(())
+        } else {
+            Err(format!("killed: the process died after {} AWS calls", self.survives).into())
+        }
+    }
 }
