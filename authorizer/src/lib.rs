@@ -11,6 +11,7 @@
 pub mod config;
 mod error;
 pub mod event;
+pub mod raw_event;
 pub mod response;
 
 use std::sync::Arc;
@@ -41,6 +42,18 @@ impl Authorizer {
     /// The cache it reads.
     pub fn cache(&self) -> &Arc<SecretCache> {
         &self.cache
+    }
+
+    /// Answers one authorizer event given as the bytes Lambda delivered ([`raw_event`]). Lambda only
+    /// delivers JSON, which is UTF-8; anything else is denied like any malformed event.
+    pub async fn handle_bytes(&self, raw: &[u8]) -> Result<Response, Error> {
+        match std::str::from_utf8(raw) {
+            Ok(text) => self.handle(text).await,
+            Err(_) => {
+                tracing::debug!("event is not UTF-8; denied");
+                Ok(Response::DenyAnyShape)
+            }
+        }
     }
 
     /// Answers one raw authorizer event.

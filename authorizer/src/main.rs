@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use origin_verify_authorizer::{Authorizer, Config};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
+use origin_verify_authorizer::raw_event::RawEvents;
+use origin_verify_authorizer::{Authorizer, Config, Response};
 use origin_verify_extension::{default_client, register, Loader, SecretCache};
 use origin_verify_shared::Env;
-use serde_json::value::RawValue;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,15 +26,25 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
 
     let authorizer = Authorizer::new(config, cache);
-    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let authorizer = authorizer.clone();
-        async move {
-            authorizer
-                .handle(event.payload.get())
-                .await
-                .map_err(Diagnostic::from)
+    // The handler reads the event's bytes itself (one parse, no copy): see `raw_event`.
+    let raw_events = RawEvents::default();
+    let handler = service_fn({
+        let raw_events = raw_events.clone();
+        move |event: LambdaEvent<()>| {
+            let authorizer = authorizer.clone();
+            let raw = raw_events.take(&event.context.request_id);
+            async move {
+                let Some(raw) = raw else {
+                    tracing::error!("the event bytes were not kept for this invocation; denying");
+                    return Ok(Response::DenyAnyShape);
+                };
+                authorizer.handle_bytes(&raw).await.map_err(Diagnostic::from)
+            }
         }
     });
-    tokio::try_join!(lambda_runtime::run(handler), async { Ok(extension.await?) })?;
+    let runtime = Runtime::new(handler)
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .layer(raw_events.layer());
+    tokio::try_join!(runtime.run(), async { Ok(extension.await?) })?;
     Ok(())
 }

@@ -58,4 +58,17 @@ async fn the_binary_answers_every_payload_under_the_emulator() {
             }
         }
     }
+
+    // What no API Gateway sends: still an answer (a deny in both shapes), never a function error. The
+    // binary reads the bytes itself (raw_event), so the runtime's own deserialisation cannot fail first.
+    for payload in [r#"[1,2,3]"#, r#""a string""#, r#"{"version":"9.9"}"#, "{}"] {
+        let (status, body) = emulator.invoke("authorizer", payload).await;
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{payload}: {e}: {body}"));
+        assert_eq!(status, 200, "{payload}: {body}");
+        assert_eq!(body["isAuthorized"], false, "{payload}: {body}");
+        assert_eq!(
+            body["policyDocument"]["Statement"][0]["Effect"], "Deny",
+            "{payload}: {body}"
+        );
+    }
 }

@@ -15,7 +15,6 @@ use origin_verify_authorizer::{Authorizer, Config};
 use origin_verify_extension::{CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, Snapshot};
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::{event_with_header, poll_ready, sm_client, EventKind, EVENT_KINDS};
-use serde_json::value::RawValue;
 
 /// The header.
 pub const HEADER: &str = "x-origin-verify";
@@ -68,11 +67,10 @@ pub fn event(kind: EventKind) -> Vec<u8> {
     event_with_header(kind, HEADER, Some(CURRENT)).into_bytes()
 }
 
-/// What the `authorizer` binary does with one invocation: the runtime's copy of the event into a
-/// `Box<RawValue>`, the handler, and the serialisation of the answer.
+/// What the `authorizer` binary does with one invocation: the handler on the bytes Lambda delivered
+/// (`raw_event`: the runtime deserialises only a `null` placeholder), and the serialisation of the answer.
 pub fn handle_bytes(authorizer: &Authorizer, bytes: &[u8]) -> Vec<u8> {
-    let raw: Box<RawValue> = serde_json::from_slice(bytes).expect("valid event");
-    let response = poll_ready(authorizer.handle(raw.get())).expect("an answer");
+    let response = poll_ready(authorizer.handle_bytes(bytes)).expect("an answer");
     serde_json::to_vec(&response).expect("serialisable")
 }
 

@@ -1,4 +1,5 @@
-//! Raw bytes in, response out, through `Authorizer::handle` with a loaded cache.
+//! Raw bytes in, response out, through `Authorizer::handle_bytes` (what the binary calls) with a loaded
+//! cache.
 //! Properties: never panics; never an error except REST's `Unauthorized`; admits only when the event
 //! presents a held value (AWSCURRENT, AWSPENDING, or AWSPREVIOUS inside its window).
 #![no_main]
@@ -67,13 +68,13 @@ fn presents_held_value(text: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    // Lambda only delivers JSON (UTF-8); the runtime hands the handler a string.
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    match poll_ready(AUTHORIZER.handle(text)) {
+    // The binary hands the handler the invocation's bytes as delivered (authorizer::raw_event).
+    let text = String::from_utf8_lossy(data);
+    match poll_ready(AUTHORIZER.handle_bytes(data)) {
         Ok(response) => {
             let v = serde_json::to_value(&response).expect("responses serialise");
             let allowed = v["isAuthorized"] == true || v["policyDocument"]["Statement"][0]["Effect"] == "Allow";
-            assert!(!allowed || presents_held_value(text), "admitted without a held value");
+            assert!(!allowed || presents_held_value(&text), "admitted without a held value");
         }
         Err(Error::Unauthorized) => {}
         Err(other) => panic!("unexpected error: {other}"),
