@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use origin_verify_shared::{HeaderSecret, Sensitive};
 
 use crate::cloudfront::HeaderUpdate;
-use crate::secrets::{CURRENT, PENDING};
+use crate::secrets::{Described, CURRENT, PENDING};
 use crate::{Error, RotatorConfig, Step};
 
 /// What a step did.
@@ -87,28 +87,19 @@ impl Rotator {
             return Err(refuse("the secret has no version with this id"));
         }
         if described.has(token, CURRENT) {
-            // A finishSecret stopped between its two label moves (AWSCURRENT moved, AWSPENDING not yet
-            // removed) is retried by Secrets Manager and lands here: finish the cleanup, or the retry would
-            // skip it and leave AWSPENDING on the current version for good, not the clean state finish()
-            // promises. (AWS accepts that state as a finished rotation; the next one just would not start
-            // clean.)
-            if step == Step::Finish && described.has(token, PENDING) {
-                self.remove_pending(&ctx).await?;
-                return Ok(Outcome::Done);
+            // Every step's work is done once the version is current, except finishSecret's second half:
+            // `finish` itself skips what is already done.
+            if step != Step::Finish {
+                return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
             }
-            return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
-        }
-        if !described.has(token, PENDING) {
+        } else if !described.has(token, PENDING) {
             return Err(refuse("the version is not labelled AWSPENDING"));
         }
         match step {
             Step::Create => self.create(&ctx).await,
             Step::Set => self.set(&ctx).await,
             Step::Test => self.test(&ctx).await,
-            Step::Finish => {
-                let current = described.version_with(CURRENT).map(str::to_owned);
-                self.finish(&ctx, current.as_deref()).await
-            }
+            Step::Finish => self.finish(&ctx, &described).await,
         }
     }
 
@@ -191,12 +182,22 @@ impl Rotator {
         Ok(Outcome::Done)
     }
 
-    /// finishSecret: AWSCURRENT moves to the new version (the old one gets AWSPREVIOUS).
-    async fn finish(&self, ctx: &Ctx<'_>, current: Option<&str>) -> Result<Outcome, Error> {
-        let Some(current) = current else {
-            return Err(self.format_error(ctx, CURRENT, "no version is labelled AWSCURRENT".into()));
-        };
-        self.move_current(ctx, current).await?;
+    /// finishSecret: AWSCURRENT moves to the new version (the old one gets AWSPREVIOUS), then AWSPENDING
+    /// comes off it.
+    async fn finish(&self, ctx: &Ctx<'_>, described: &Described) -> Result<Outcome, Error> {
+        // Two label moves; a retry after a stop between them (AWSCURRENT moved, AWSPENDING still on the
+        // version) does only the second, so the rotation still ends clean.
+        let moved = described.has(ctx.token, CURRENT);
+        let pending = described.has(ctx.token, PENDING);
+        if moved && !pending {
+            return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
+        }
+        if !moved {
+            let Some(current) = described.version_with(CURRENT) else {
+                return Err(self.format_error(ctx, CURRENT, "no version is labelled AWSCURRENT".into()));
+            };
+            self.move_current(ctx, current).await?;
+        }
         self.remove_pending(ctx).await?;
         Ok(Outcome::Done)
     }

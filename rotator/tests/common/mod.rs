@@ -194,11 +194,6 @@ impl KillSwitch {
         }
     }
 
-    /// Never dies: only counts.
-    pub fn never() -> Self {
-        Self::after(usize::MAX)
-    }
-
     /// AWS calls started so far, the refused ones included.
     pub fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
