@@ -13,10 +13,6 @@ use origin_verify_extension::{
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::sm_client;
 
-fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion::new(id, value)
-}
-
 /// An authorizer whose cache holds CURRENT, PENDING and PREVIOUS (its window open or closed), fresh.
 fn authorizer(previous_open: bool) -> Authorizer {
     let now = Instant::now();
@@ -26,10 +22,10 @@ fn authorizer(previous_open: bool) -> Authorizer {
         now - Duration::from_millis(1)
     };
     let snapshot = Snapshot {
-        current: held("v2", CURRENT),
-        pending: Some(held("v3", PENDING)),
+        current: HeldVersion::new("v2", CURRENT),
+        pending: Some(HeldVersion::new("v3", PENDING)),
         previous: Some(PreviousVersion {
-            held: held("v1", PREVIOUS),
+            held: HeldVersion::new("v1", PREVIOUS),
             since: SystemTime::now(),
             accept_until,
         }),

@@ -14,10 +14,6 @@ use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingA
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion::new(id, value)
-}
-
 #[test]
 fn allocations_per_handler_call() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -26,8 +22,8 @@ fn allocations_per_handler_call() {
         .unwrap();
     let _guard = runtime.enter();
     let snapshot = Snapshot {
-        current: held("v2", CURRENT),
-        pending: Some(held("v3", PENDING)),
+        current: HeldVersion::new("v2", CURRENT),
+        pending: Some(HeldVersion::new("v3", PENDING)),
         previous: None,
         fetched_at: Instant::now(),
     };

@@ -7,28 +7,14 @@
 //! another CPU, compiler or build behaves the same; on a shared VM, noise can also push |t| up on its own.
 //! Run: `cargo bench -p origin-verify-benches --bench constant_time` (one pass);
 //! `-- --continuous <name>` keeps sampling.
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use dudect_bencher::{ctbench_main, BenchRng, Class, CtRunner};
-use origin_verify_benches::{CURRENT, NEAR_MISS};
-use origin_verify_extension::{HeldVersion, Presented, PreviousVersion, Snapshot};
+use origin_verify_benches::{snapshot_with, CURRENT, NEAR_MISS};
+use origin_verify_extension::{Presented, Snapshot};
 use rand::RngExt;
 
 const SAMPLES: usize = 200_000;
-
-fn snapshot_with(current: &str) -> Snapshot {
-    let now = Instant::now();
-    Snapshot {
-        current: HeldVersion::new("v2", current),
-        pending: Some(HeldVersion::new("v3", "PendingValue0123456789abcdefABCD")),
-        previous: Some(PreviousVersion {
-            held: HeldVersion::new("v1", "PreviousValu0123456789abcdefABCD"),
-            since: SystemTime::now(),
-            accept_until: now + Duration::from_secs(3600),
-        }),
-        fetched_at: now,
-    }
-}
 
 fn random_value(rng: &mut BenchRng, len: usize) -> Vec<u8> {
     (0..len).map(|_| b'A' + (rng.random::<u8>() % 26)).collect()

@@ -29,18 +29,19 @@ pub const NEAR_MISS: &str = "CurrentValue0123456789abcdefABCE";
 /// Nothing like it.
 pub const FAR_MISS: &str = "x";
 
-fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion::new(id, value)
-}
-
 /// A snapshot holding all three stages, fresh.
 pub fn snapshot() -> Snapshot {
+    snapshot_with(CURRENT)
+}
+
+/// [`snapshot`] with another AWSCURRENT value (the timing test varies the held length).
+pub fn snapshot_with(current: &str) -> Snapshot {
     let now = Instant::now();
     Snapshot {
-        current: held("v2", CURRENT),
-        pending: Some(held("v3", PENDING)),
+        current: HeldVersion::new("v2", current),
+        pending: Some(HeldVersion::new("v3", PENDING)),
         previous: Some(PreviousVersion {
-            held: held("v1", PREVIOUS),
+            held: HeldVersion::new("v1", PREVIOUS),
             since: SystemTime::now(),
             accept_until: now + Duration::from_secs(3600),
         }),

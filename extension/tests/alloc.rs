@@ -10,14 +10,10 @@ use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingA
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-fn held(id: &str, value: &str) -> HeldVersion {
-    HeldVersion::new(id, value)
-}
-
 fn snapshot() -> Snapshot {
     Snapshot {
-        current: held("v2", "current-0123456789abcdef0123456789"),
-        pending: Some(held("v3", "pending-0123456789abcdef0123456789")),
+        current: HeldVersion::new("v2", "current-0123456789abcdef0123456789"),
+        pending: Some(HeldVersion::new("v3", "pending-0123456789abcdef0123456789")),
         previous: None,
         fetched_at: Instant::now(),
     }

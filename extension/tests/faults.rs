@@ -91,9 +91,10 @@ async fn time_until_admitted(cache: &Arc<SecretCache>, value: &str, budget: Dura
     None
 }
 
-/// Waits (polling, at most 10 s: longer than the client's 4 s operation timeout) until no refresh attempt
-/// runs, so that the next one starts when the backoff says; returns how long the backoff still waits.
-async fn no_refresh_running(cache: &Arc<SecretCache>) -> Duration {
+/// Ends a fault with `heal` and checks that `value` is admitted at the first refresh attempt the backoff
+/// allows: waits (polling, at most 10 s: longer than the client's 4 s operation timeout) until no attempt
+/// runs, heals, polls until admitted. Returns (time to admission, what the backoff still waited at heal).
+async fn recovers(cache: &Arc<SecretCache>, value: &str, heal: impl FnOnce()) -> (Duration, Duration) {
     let start = Instant::now();
     while cache.stats().refreshing {
         assert!(
@@ -102,7 +103,21 @@ async fn no_refresh_running(cache: &Arc<SecretCache>) -> Duration {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    cache.stats().next_attempt_in
+    let before = cache.stats();
+    let wait = before.next_attempt_in;
+    heal();
+    let took = time_until_admitted(cache, value, wait + Duration::from_secs(3))
+        .await
+        .unwrap_or_else(|| panic!("not recovered within {wait:?} + 3 s"));
+    let after = cache.stats();
+    // The first attempt after healing is the one that succeeded: no failure in between, one success.
+    assert_eq!(after.refreshes_failed, before.refreshes_failed, "{after:?}");
+    assert_eq!(after.refreshes_ok, before.refreshes_ok + 1, "{after:?}");
+    assert!(
+        took <= wait + Duration::from_millis(500),
+        "recovery took {took:?}, the backoff allowed an attempt after {wait:?}"
+    );
+    (took, wait)
 }
 
 /// One fault from start to recovery against the fake; returns the failed refreshes it caused.
@@ -135,20 +150,12 @@ async fn fault_then_recovery(behaviour: Behaviour, lasting: Duration) -> u64 {
     );
 
     // Recovery: the pending value is admitted at the first attempt the backoff allows.
-    let wait = no_refresh_running(&cache).await;
-    fake.set_behaviour(Behaviour::Healthy);
-    let took = time_until_admitted(&cache, PENDING, wait + Duration::from_secs(3))
-        .await
-        .unwrap_or_else(|| panic!("{behaviour:?}: not recovered within {wait:?} + 3 s"));
+    let (took, wait) = recovers(&cache, PENDING, || fake.set_behaviour(Behaviour::Healthy)).await;
     println!(
         "{behaviour:?}: {requests} requests in {fault_lasted:?}, {} failed refreshes, {} calls; \
          backoff left {wait:?}, recovered after {took:?}",
         stats.refreshes_failed,
         fake.calls()
-    );
-    assert!(
-        took <= wait + Duration::from_millis(500),
-        "{behaviour:?}: recovery took {took:?}, the backoff allowed an attempt after {wait:?}"
     );
     assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
     stats.refreshes_failed
@@ -197,15 +204,8 @@ async fn mocked_faults_at_cold_start_fail_closed_then_load_when_healthy() {
                 "{behaviour:?}: nothing loaded must fail, got {outcome:?}"
             );
         }
-        let wait = no_refresh_running(&cache).await;
-        fake.set_behaviour(Behaviour::Healthy);
-        let took = time_until_admitted(&cache, CURRENT, wait + Duration::from_secs(3))
-            .await
-            .unwrap_or_else(|| panic!("{behaviour:?}: never loaded after recovery"));
-        assert!(
-            took <= wait + Duration::from_millis(500),
-            "{behaviour:?}: {took:?} vs {wait:?}"
-        );
+        let (took, wait) = recovers(&cache, CURRENT, || fake.set_behaviour(Behaviour::Healthy)).await;
+        println!("{behaviour:?} at cold start: loaded {took:?} after healing (backoff left {wait:?})");
     }
 }
 
@@ -294,11 +294,6 @@ async fn a_secrets_manager_slower_than_the_timeouts_keeps_last_values_and_recove
     assert_eq!(stats.refreshes_failed, 1, "the attempt timed out: {stats:?}");
     assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
 
-    let wait = no_refresh_running(&cache).await;
-    proxy.set_delay(Duration::ZERO);
-    let took = time_until_admitted(&cache, PENDING, wait + Duration::from_secs(3))
-        .await
-        .expect("recovered once Secrets Manager is fast again");
+    let (took, wait) = recovers(&cache, PENDING, || proxy.set_delay(Duration::ZERO)).await;
     println!("timeouts: recovered {took:?} after Secrets Manager became fast (backoff left {wait:?})");
-    assert!(took <= wait + Duration::from_millis(500), "{took:?} vs {wait:?}");
 }

@@ -3,21 +3,23 @@
 //!   switchable at any moment to throttling, server errors or garbage answers;
 //! - [`SlowProxy`]: a loopback proxy in front of moto that holds every request for a configurable time.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_sdk_secretsmanager::primitives::DateTime;
 use aws_sdk_secretsmanager::Client;
-use aws_smithy_mocks::{create_mock_http_client, mock, MockResponse, MockResponseInterceptor, RuleMode};
+use aws_smithy_mocks::{
+    create_mock_http_client, mock, MockResponse, MockResponseInterceptor, Rule, RuleBuilder, RuleMode,
+};
 use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use tokio::sync::Notify;
 
-use crate::{header_json, serve, Reply, REGION};
+use crate::{header_json, serve, sm_config, Reply};
 
 /// How [`FakeSecretsManager`] answers every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,47 +100,47 @@ impl FakeSecretsManager {
         // generator that ignores the input: the SDK retries those, and on a retry aws-smithy-mocks calls
         // the rule chosen for the first attempt without the input. Answers that need the input (which
         // version) come from the other rule; they are never retried.
-        let describe_fault = {
-            let (when, fault) = (self.clone(), self.clone());
-            mock!(Client::describe_secret)
-                .match_requests(move |_| when.current_fault().is_some())
-                .sequence()
-                .http_response(move || fault.fault_answer())
-                .repeatedly()
-                .build()
-        };
-        let describe = {
-            let (when, fake) = (self.clone(), self.clone());
-            mock!(Client::describe_secret)
-                .match_requests(move |_| when.current_fault().is_none())
-                .then_compute_response(move |_| fake.describe())
-        };
-        let get_fault = {
-            let (when, fault) = (self.clone(), self.clone());
-            mock!(Client::get_secret_value)
-                .match_requests(move |_| when.current_fault().is_some())
-                .sequence()
-                .http_response(move || fault.fault_answer())
-                .repeatedly()
-                .build()
-        };
-        let get = {
-            let (when, fake) = (self.clone(), self.clone());
-            mock!(Client::get_secret_value)
-                .match_requests(move |_| when.current_fault().is_none())
-                .then_compute_response(move |input| fake.get_value(input.version_id().unwrap_or_default()))
-        };
-        let interceptor = [&describe_fault, &describe, &get_fault, &get].into_iter().fold(
+        let (fault, answering) = (mock!(Client::describe_secret), mock!(Client::describe_secret));
+        let describe = self.rules(fault, answering, |fake, _| fake.describe());
+        let (fault, answering) = (mock!(Client::get_secret_value), mock!(Client::get_secret_value));
+        let get = self.rules(fault, answering, |fake, input| {
+            fake.get_value(input.version_id().unwrap_or_default())
+        });
+        let interceptor = describe.iter().chain(&get).fold(
             MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
             |i, r| i.with_rule(r),
         );
-        let builder = aws_sdk_secretsmanager::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
+        let builder = sm_config()
             .http_client(create_mock_http_client())
             .interceptor(interceptor);
         Client::from_conf(settings(builder).build())
+    }
+
+    /// The fault rule and the answering rule of one operation, from two builders of its `mock!`.
+    fn rules<I, O, E>(
+        &self,
+        fault_rule: RuleBuilder<I, O, E>,
+        answer_rule: RuleBuilder<I, O, E>,
+        answer: impl Fn(&Self, &I) -> MockResponse<O, E> + Send + Sync + 'static,
+    ) -> [Rule; 2]
+    where
+        I: fmt::Debug + Send + Sync + 'static,
+        O: fmt::Debug + Send + Sync + 'static,
+        E: fmt::Debug + Send + Sync + std::error::Error + 'static,
+    {
+        let (when_fault, fault) = (self.clone(), self.clone());
+        let (when_healthy, fake) = (self.clone(), self.clone());
+        [
+            fault_rule
+                .match_requests(move |_| when_fault.http_fault_now())
+                .sequence()
+                .http_response(move || fault.fault_answer())
+                .repeatedly()
+                .build(),
+            answer_rule
+                .match_requests(move |_| !when_healthy.http_fault_now())
+                .then_compute_response(move |input| answer(&fake, input)),
+        ]
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -160,17 +162,16 @@ impl FakeSecretsManager {
         id
     }
 
-    /// The raw HTTP fault the current behaviour calls for, if it is one.
-    fn current_fault(&self) -> Option<HttpResponse> {
-        http_fault(self.lock().behaviour)
+    /// Whether the current behaviour is answered with a raw HTTP fault.
+    fn http_fault_now(&self) -> bool {
+        http_fault(self.lock().behaviour).is_some()
     }
 
     /// A fault answer, counted. A retry that finds the fake healthy again still gets a fault: it belongs
     /// to the attempt that failed.
     fn fault_answer(&self) -> HttpResponse {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.current_fault()
-            .unwrap_or_else(|| json_error(500, "InternalServiceError"))
+        http_fault(self.lock().behaviour).unwrap_or_else(|| json_error(500, "InternalServiceError"))
     }
 
     fn describe<E>(&self) -> MockResponse<DescribeSecretOutput, E> {

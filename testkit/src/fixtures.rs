@@ -9,13 +9,15 @@ use crate::REGION;
 
 /// A Secrets Manager client for the moto server at `url`, with dummy credentials.
 pub fn sm_client(url: &str) -> Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
+    Client::from_conf(sm_config().endpoint_url(url).build())
+}
+
+/// What every test client of Secrets Manager starts from: the region, dummy credentials.
+pub fn sm_config() -> aws_sdk_secretsmanager::config::Builder {
+    aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
-        .endpoint_url(url)
-        .build();
-    Client::from_conf(config)
 }
 
 /// A name unique within this test process and across runs against one moto.
