@@ -3,11 +3,30 @@
 //! Only what the decision needs is kept: the payload kind, the one header (found ignoring ASCII case,
 //! duplicates counted), and the ARN a policy must name. Strings stay slices of the event unless JSON
 //! escapes force a copy.
+//!
+//! Two readers, one meaning. `reference` (serde_json) defines what every input means; `scan` is a
+//! hand-written single pass that gives the same answer several times faster, and declines the rare
+//! inputs where matching the reference would cost more code than they are worth (a JSON escape in a
+//! string whose value matters, nesting deeper than 128). [`Event::parse`] uses the fast reader and falls
+//! back to the reference when it declines. The tests and the fuzz target hold the two to the same answer.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+mod reference;
+mod scan;
+
+/// The top-level fields that are read; each may appear once (a field given twice is ambiguous, as
+/// readers disagree on which one counts): such an event is refused.
+const KNOWN: [&str; 7] = [
+    "version",
+    "type",
+    "routeArn",
+    "methodArn",
+    "authorizationToken",
+    "headers",
+    "multiValueHeaders",
+];
 
 /// Which authorizer payload the event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,24 +76,45 @@ pub struct Event<'a> {
 /// Why an event could not be understood. Such events are denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unrecognised {
-    /// Not JSON, or a field of the wrong type.
+    /// Not JSON (or not UTF-8), a field of the wrong type, or a field given twice.
     Malformed,
     /// Valid JSON, but not an authorizer payload this function knows.
     UnknownPayload,
 }
 
 impl<'a> Event<'a> {
-    /// Parses `raw`, looking for `header` (given in lower case).
-    pub fn parse(raw: &'a str, header: &str) -> Result<Self, Unrecognised> {
-        let mut de = serde_json::Deserializer::from_str(raw);
-        let fields = FieldsSeed { header }
-            .deserialize(&mut de)
-            .map_err(|_| Unrecognised::Malformed)?;
-        de.end().map_err(|_| Unrecognised::Malformed)?;
-        fields.into_event()
+    /// Parses the event's bytes, looking for `header` (given in lower case). Bytes that are not UTF-8 are
+    /// malformed, as Lambda only delivers JSON.
+    pub fn parse<R: AsRef<[u8]> + ?Sized>(raw: &'a R, header: &str) -> Result<Self, Unrecognised> {
+        match Self::parse_fast(raw, header) {
+            Some(parsed) => parsed,
+            None => Self::parse_reference(raw, header),
+        }
+    }
+
+    /// The fast reader alone: `None` when it declines the input (see the module's notes). Public for the
+    /// differential tests, the fuzz target and the benchmarks.
+    pub fn parse_fast<R: AsRef<[u8]> + ?Sized>(
+        raw: &'a R,
+        header: &str,
+    ) -> Option<Result<Self, Unrecognised>> {
+        match scan::read(raw.as_ref(), header) {
+            Ok(fields) => Some(fields.into_event()),
+            Err(scan::Stop::Malformed) => Some(Err(Unrecognised::Malformed)),
+            Err(scan::Stop::Decline) => None,
+        }
+    }
+
+    /// The reference reader alone (a UTF-8 check, then serde_json): what every input means.
+    pub fn parse_reference<R: AsRef<[u8]> + ?Sized>(raw: &'a R, header: &str) -> Result<Self, Unrecognised> {
+        let text = std::str::from_utf8(raw.as_ref()).map_err(|_| Unrecognised::Malformed)?;
+        reference::read(text, header)
+            .ok_or(Unrecognised::Malformed)?
+            .into_event()
     }
 }
 
+/// What either reader collects; [`Fields::into_event`] gives it meaning (one place for both).
 #[derive(Default)]
 struct Fields<'a> {
     version: Option<Cow<'a, str>>,
@@ -134,215 +174,6 @@ impl<'a> Found<'a> {
             Found::One(v) => Presented::One(v),
             Found::Many => Presented::Duplicate,
         }
-    }
-}
-
-/// A JSON string borrowed from the event when it has no escapes (serde's own `Cow` always copies).
-struct Str<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = Str<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-
-            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-
-        de.deserialize_str(StrVisitor)
-    }
-}
-
-struct FieldsSeed<'h> {
-    header: &'h str,
-}
-
-impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
-    type Value = Fields<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FieldsSeed<'_> {
-    type Value = Fields<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an API Gateway authorizer event")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        const KNOWN: [&str; 7] = [
-            "version",
-            "type",
-            "routeArn",
-            "methodArn",
-            "authorizationToken",
-            "headers",
-            "multiValueHeaders",
-        ];
-        let mut fields = Fields::default();
-        let mut seen = [false; KNOWN.len()];
-        while let Some(key) = map.next_key::<Str<'de>>()? {
-            // A field given twice is ambiguous (readers disagree on which one counts): refuse the event.
-            // Found by fuzzing: two "headers" objects, the header in the first only.
-            if let Some(i) = KNOWN.iter().position(|k| *k == key.0) {
-                if std::mem::replace(&mut seen[i], true) {
-                    return Err(serde::de::Error::custom("duplicate field"));
-                }
-            }
-            match key.0.as_ref() {
-                "version" => fields.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "type" => fields.kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "routeArn" => fields.route_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "methodArn" => fields.method_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "authorizationToken" => fields.token = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "headers" => map.next_value_seed(HeadersSeed {
-                    header: self.header,
-                    found: &mut fields.header,
-                })?,
-                "multiValueHeaders" => {
-                    fields.multi_count = map.next_value_seed(MultiSeed { header: self.header })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(fields)
-    }
-}
-
-/// Scans the `headers` object for the header; `null` is an empty object.
-struct HeadersSeed<'h, 'f, 'de> {
-    header: &'h str,
-    found: &'f mut Found<'de>,
-}
-
-impl<'de> DeserializeSeed<'de> for HeadersSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        de.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for HeadersSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of header names to strings")
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
-        de.deserialize_map(self)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(name) = map.next_key::<Str<'de>>()? {
-            if name.0.eq_ignore_ascii_case(self.header) {
-                self.found.add(map.next_value::<Str<'de>>()?.0);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Counts the header's values in `multiValueHeaders` (payload 1.0 and REST); `null` counts none.
-struct MultiSeed<'h> {
-    header: &'h str,
-}
-
-impl<'de> DeserializeSeed<'de> for MultiSeed<'_> {
-    type Value = usize;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
-        de.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for MultiSeed<'_> {
-    type Value = usize;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map of header names to lists of strings")
-    }
-
-    fn visit_none<E>(self) -> Result<usize, E> {
-        Ok(0)
-    }
-
-    fn visit_unit<E>(self) -> Result<usize, E> {
-        Ok(0)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
-        de.deserialize_map(self)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
-        let mut count = 0;
-        while let Some(name) = map.next_key::<Str<'de>>()? {
-            if name.0.eq_ignore_ascii_case(self.header) {
-                count += map.next_value_seed(CountSeq)?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(count)
-    }
-}
-
-/// Counts the elements of a list without keeping them.
-struct CountSeq;
-
-impl<'de> DeserializeSeed<'de> for CountSeq {
-    type Value = usize;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<usize, D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CountSeq {
-    type Value = usize;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
-        let mut count = 0;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            count += 1;
-        }
-        Ok(count)
     }
 }
 

@@ -46,21 +46,10 @@ impl Authorizer {
 
     /// Answers one authorizer event given as the bytes Lambda delivered ([`raw_event`]). Lambda only
     /// delivers JSON, which is UTF-8; anything else is denied like any malformed event.
-    pub async fn handle_bytes(&self, raw: &[u8]) -> Result<Response, Error> {
-        match std::str::from_utf8(raw) {
-            Ok(text) => self.handle(text).await,
-            Err(_) => {
-                tracing::debug!("event is not UTF-8; denied");
-                Ok(Response::DenyAnyShape)
-            }
-        }
-    }
-
-    /// Answers one raw authorizer event.
     ///
     /// Errors only for a REST request without the header (`Unauthorized`, a 401) and when the cache
     /// cannot decide (nothing loaded yet): every malformed or unknown event is a deny.
-    pub async fn handle(&self, raw: &str) -> Result<Response, Error> {
+    pub async fn handle_bytes(&self, raw: &[u8]) -> Result<Response, Error> {
         let event = match Event::parse(raw, &self.config.header) {
             Ok(event) => event,
             Err(why) => {
@@ -92,6 +81,11 @@ impl Authorizer {
             }
         };
         Ok(self.respond(&event, allow))
+    }
+
+    /// Answers one raw authorizer event given as text: [`Authorizer::handle_bytes`].
+    pub async fn handle(&self, raw: &str) -> Result<Response, Error> {
+        self.handle_bytes(raw.as_bytes()).await
     }
 
     fn respond(&self, event: &Event<'_>, allow: bool) -> Response {

@@ -1,6 +1,7 @@
 //! Where the full handler's time goes, for the payload 2.0 event: each stage alone, beside what the runtime
 //! would cost if it parsed the event for us (`Box<RawValue>`, what the binary did before `raw_event`) and
-//! serde_json's own floor for walking the event (`IgnoredAny`). Reported in BENCHMARKS.md, not guarded.
+//! serde_json's own floor for walking the event (`IgnoredAny`), and the reference reader the fast one is
+//! held to. Reported in BENCHMARKS.md, not guarded.
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -26,6 +27,9 @@ fn breakdown(c: &mut Criterion) {
     });
     g.bench_function("parse", |b| {
         b.iter(|| Event::parse(black_box(&text), HEADER).map(|e| e.kind))
+    });
+    g.bench_function("parse-reference-reader", |b| {
+        b.iter(|| Event::parse_reference(black_box(&text), HEADER).map(|e| e.kind))
     });
     g.bench_function("parse+decide", |b| {
         b.iter(|| poll_ready(authorizer.handle(black_box(&text))))

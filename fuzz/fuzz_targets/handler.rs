@@ -1,7 +1,8 @@
 //! Raw bytes in, response out, through `Authorizer::handle_bytes` (what the binary calls) with a loaded
 //! cache.
 //! Properties: never panics; never an error except REST's `Unauthorized`; admits only when the event
-//! presents a held value (AWSCURRENT, AWSPENDING, or AWSPREVIOUS inside its window).
+//! presents a held value (AWSCURRENT, AWSPENDING, or AWSPREVIOUS inside its window); and the fast event
+//! reader, wherever it answers, gives the reference reader's answer.
 #![no_main]
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
+use origin_verify_authorizer::event::Event;
 use origin_verify_authorizer::{Authorizer, Config, Error};
 use origin_verify_extension::{CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, Snapshot};
 use origin_verify_shared::{table, Env};
@@ -68,6 +70,9 @@ fn presents_held_value(text: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(fast) = Event::parse_fast(data, "x-origin-verify") {
+        assert_eq!(fast, Event::parse_reference(data, "x-origin-verify"), "the event readers disagree");
+    }
     // The binary hands the handler the invocation's bytes as delivered (authorizer::raw_event).
     let text = String::from_utf8_lossy(data);
     match poll_ready(AUTHORIZER.handle_bytes(data)) {
