@@ -1,5 +1,9 @@
 //! Loading the secret's stages from Secrets Manager: DescribeSecret, then GetSecretValue only for the
 //! versions not already held.
+//!
+//! Round trips, not just calls, are what a load costs in wall time (the INIT prefetch is on the cold
+//! start's path): the first load asks for `AWSCURRENT` beside DescribeSecret, and the pending and
+//! previous versions are fetched together.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,20 +115,40 @@ impl Loader {
 
     /// Loads a new snapshot, reusing every version `held` already has.
     pub async fn load(&self, held: Option<&Snapshot>) -> Result<Snapshot, Error> {
-        let stages = self.describe().await?;
         // Both clocks read once, together: wall time to compare with Secrets Manager's dates, monotonic
         // time for the deadlines the hot path compares against.
         let (now_wall, now) = (SystemTime::now(), Instant::now());
-
-        let current = self.version(held, &stages.current, now_wall).await?;
-        let pending = match &stages.pending {
-            Some(id) => Some(self.version(held, id, now_wall).await?),
-            None => None,
+        let (stages, early_current) = match held {
+            Some(_) => (self.describe().await?, None),
+            // Nothing held, so AWSCURRENT must be fetched anyway: ask for it by stage beside DescribeSecret
+            // (one round trip instead of two). Used only if it is the version DescribeSecret names as
+            // current (a rotation may finish between the two); its error, if any, is DescribeSecret's to
+            // report or the fetch by id's to repeat.
+            None => {
+                let (stages, current) =
+                    tokio::join!(self.describe(), self.fetch(GetBy::Stage(CURRENT), now_wall));
+                (stages?, current.ok())
+            }
         };
-        let previous = match &stages.previous {
-            Some(id) => self.previous(held, id, &stages, &current, now_wall, now).await?,
-            None => None,
+        let current = match early_current {
+            Some(v) if v.version_id == stages.current => v,
+            _ => self.version(held, &stages.current, now_wall).await?,
         };
+        let (pending, previous) = tokio::join!(
+            async {
+                match &stages.pending {
+                    Some(id) => self.version(held, id, now_wall).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            async {
+                match &stages.previous {
+                    Some(id) => self.previous(held, id, &stages, &current, now_wall, now).await,
+                    None => Ok(None),
+                }
+            }
+        );
+        let (pending, previous) = (pending?, previous?);
         Ok(Snapshot {
             current,
             pending,
@@ -187,23 +211,40 @@ impl Loader {
         version_id: &str,
         now_wall: SystemTime,
     ) -> Result<HeldVersion, Error> {
-        if let Some(v) = held.and_then(|s| s.find(version_id)) {
-            return Ok(v.clone());
+        match held.and_then(|s| s.find(version_id)) {
+            Some(v) => Ok(v.clone()),
+            None => self.fetch(GetBy::Id(version_id), now_wall).await,
         }
+    }
+
+    /// GetSecretValue for one version, named by id or by stage.
+    async fn fetch(&self, by: GetBy<'_>, now_wall: SystemTime) -> Result<HeldVersion, Error> {
         self.calls.get_value.fetch_add(1, Ordering::Relaxed);
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.config.secret_id)
-            .version_id(version_id)
+        let request = self.client.get_secret_value().secret_id(&self.config.secret_id);
+        let request = match by {
+            GetBy::Id(id) => request.version_id(id),
+            GetBy::Stage(stage) => request.version_stage(stage),
+        };
+        let out = request
             .send()
             .await
             .map_err(|e| self.sdk_error("GetSecretValue", e))?;
+        let version_id = match (by, out.version_id) {
+            (GetBy::Id(id), _) => id.to_owned(),
+            (GetBy::Stage(_), Some(id)) => id,
+            (GetBy::Stage(stage), None) => {
+                return Err(Error::Format {
+                    secret_id: self.config.secret_id.clone(),
+                    version_id: stage.to_owned(),
+                    problem: "GetSecretValue named no version".to_owned(),
+                })
+            }
+        };
         let created = out.created_date.and_then(|d| SystemTime::try_from(d).ok());
         let secret = Zeroizing::new(out.secret_string.unwrap_or_default());
         let value = extract_value(&secret, &self.config.secret_key).map_err(|problem| Error::Format {
             secret_id: self.config.secret_id.clone(),
-            version_id: version_id.to_owned(),
+            version_id: version_id.clone(),
             problem,
         })?;
         if !value.is_matchable() {
@@ -214,7 +255,7 @@ impl Loader {
             );
         }
         Ok(HeldVersion {
-            version_id: version_id.to_owned(),
+            version_id,
             value,
             created,
             seen_at: now_wall,
@@ -237,6 +278,13 @@ impl Loader {
             message: DisplayErrorContext(&err).to_string(),
         }
     }
+}
+
+/// How GetSecretValue names the version it wants.
+#[derive(Debug, Clone, Copy)]
+enum GetBy<'a> {
+    Id(&'a str),
+    Stage(&'static str),
 }
 
 /// When `AWSPREVIOUS` (version `id`) stopped being current, as far as this process can tell:

@@ -226,6 +226,35 @@ async fn slow_secrets_manager(delay: Duration) -> (SlowProxy, Arc<SecretCache>) 
     (proxy, cache)
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_load_asks_for_current_beside_describe_secret() {
+    // One round trip before the first snapshot, not two: both calls are held by the proxy at once.
+    let url = shared_moto_url();
+    let name = unique_name("one-round-trip");
+    create_secret(&sm_client(&url), &name, CURRENT).await;
+    let proxy = SlowProxy::spawn(&url).await;
+    proxy.set_delay(Duration::from_millis(1000));
+    let config = client_settings(sm_client(&proxy.url).config().to_builder()).build();
+    let cache = cache_with(aws_sdk_secretsmanager::Client::from_conf(config), &name);
+    let load = tokio::spawn({
+        let cache = Arc::clone(&cache);
+        async move { cache.ensure_loaded().await }
+    });
+    assert!(
+        proxy.wait_for_arrivals_beyond(1, Duration::from_secs(2)).await,
+        "two calls reached Secrets Manager"
+    );
+    assert_eq!(
+        proxy.held(),
+        2,
+        "the second call was sent before the first was answered"
+    );
+    load.await.expect("joined").expect("loaded");
+    assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    let stats = cache.stats();
+    assert_eq!((stats.describe_calls, stats.get_value_calls), (1, 1), "{stats:?}");
+}
+
 /// Starts the due refresh with a matching request and waits until Secrets Manager holds its call.
 async fn refresh_in_flight(proxy: &SlowProxy, cache: &Arc<SecretCache>) {
     let seen = proxy.received();

@@ -104,7 +104,7 @@ impl FakeSecretsManager {
         let describe = self.rules(fault, answering, |fake, _| fake.describe());
         let (fault, answering) = (mock!(Client::get_secret_value), mock!(Client::get_secret_value));
         let get = self.rules(fault, answering, |fake, input| {
-            fake.get_value(input.version_id().unwrap_or_default())
+            fake.get_value(input.version_id(), input.version_stage())
         });
         let interceptor = describe.iter().chain(&get).fold(
             MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
@@ -190,10 +190,17 @@ impl FakeSecretsManager {
         MockResponse::Output(out.build())
     }
 
-    fn get_value<E>(&self, version_id: &str) -> MockResponse<GetSecretValueOutput, E> {
+    /// The version named by id, else by stage (`AWSCURRENT` when neither is given), as Secrets Manager
+    /// chooses it.
+    fn get_value<E>(&self, id: Option<&str>, stage: Option<&str>) -> MockResponse<GetSecretValueOutput, E> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let state = self.lock();
-        let Some(v) = state.versions.iter().find(|v| v.id == version_id) else {
+        let stage = stage.unwrap_or(CURRENT);
+        let named = |v: &&Version| match id {
+            Some(id) => v.id == id,
+            None => v.stages.contains(&stage),
+        };
+        let Some(v) = state.versions.iter().find(named) else {
             return MockResponse::Http(json_error(400, "ResourceNotFoundException"));
         };
         let secret_string = if state.behaviour == Behaviour::GarbageSecretString {
