@@ -1,6 +1,7 @@
 //! The `authorizer` Lambda function: the cache's extension registered in this process, then the runtime.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use origin_verify_authorizer::raw_event::RawEvents;
@@ -13,17 +14,29 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    let started = Instant::now();
     lambda_runtime::tracing::init_default_subscriber();
     let config =
         Config::from_env(&Env::PROCESS).inspect_err(|err| tracing::error!(error = %err, "not starting"))?;
 
-    let cache = SecretCache::new(Loader::new(default_client().await, config.cache.clone()));
+    let client = default_client().await;
+    let client_ready = started.elapsed();
+    let cache = SecretCache::new(Loader::new(client, config.cache.clone()));
     // Register before `lambda_runtime::run`, which ends INIT.
     let extension = register(Arc::clone(&cache)).await?;
+    let registered = started.elapsed();
     // Prefetch during INIT. A failure is not fatal: invocations retry, and fail closed until loaded.
     if let Err(err) = cache.ensure_loaded().await {
         tracing::warn!(error = %err, "secret not loaded during INIT; invocations will retry");
     }
+    // Where INIT's time went, once per sandbox (scripts/measure-lambda reads it).
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    tracing::info!(
+        sdk_client_ms = ms(client_ready),
+        extension_ms = ms(registered - client_ready),
+        secret_ms = ms(started.elapsed() - registered),
+        "initialised"
+    );
 
     let authorizer = Authorizer::new(config, cache);
     // The handler reads the event's bytes itself (one parse, no copy): see `raw_event`.

@@ -40,6 +40,18 @@ fn breakdown(c: &mut Criterion) {
     g.bench_function("full", |b| {
         b.iter(|| handle_bytes(&authorizer, black_box(&bytes)))
     });
+    // The TOKEN event is 134 bytes: what is left is the answer, an IAM policy.
+    let token = event(EventKind::RestToken);
+    let policy = poll_ready(authorizer.handle_bytes(&token)).expect("an answer");
+    g.bench_function("token-parse", |b| {
+        b.iter(|| Event::parse(black_box(&token), HEADER).map(|e| e.kind))
+    });
+    g.bench_function("token-serialize-policy", |b| {
+        b.iter(|| serde_json::to_vec(black_box(&policy)))
+    });
+    g.bench_function("token-full", |b| {
+        b.iter(|| handle_bytes(&authorizer, black_box(&token)))
+    });
     g.finish();
 }
 
