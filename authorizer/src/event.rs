@@ -5,7 +5,8 @@
 //! escapes force a copy.
 //!
 //! Two readers, one meaning. `reference` (serde_json) defines what every input means; `scan` is a
-//! hand-written single pass that gives the same answer several times faster, and declines the rare
+//! hand-written single pass that gives the same answer faster and without allocating (BENCHMARKS.md:
+//! 602 against 758 ns for a payload 2.0 event, UTF-8 check included in both), and declines the rare
 //! inputs where matching the reference would cost more code than they are worth (a JSON escape in a
 //! string whose value matters, nesting deeper than 128). [`Event::parse`] uses the fast reader and falls
 //! back to the reference when it declines. The tests and the fuzz target hold the two to the same answer.
