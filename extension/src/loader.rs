@@ -122,19 +122,25 @@ impl Loader {
             Some(_) => (self.describe().await?, None),
             // Nothing held, so AWSCURRENT must be fetched anyway: ask for it by stage beside DescribeSecret
             // (one round trip instead of two). Used only if it is the version DescribeSecret names as
-            // current (a rotation may finish between the two); its error, if any, is DescribeSecret's to
-            // report or the fetch by id's to repeat.
+            // current (a rotation may finish between the two). A failed DescribeSecret cancels it, so a
+            // failing cold start costs no more calls than before.
             None => {
-                let (stages, current) =
-                    tokio::join!(self.describe(), self.fetch(GetBy::Stage(CURRENT), now_wall));
-                (stages?, current.ok())
+                let early = async { Ok(Some(self.fetch(GetBy::Stage(CURRENT), now_wall).await)) };
+                tokio::try_join!(self.describe(), early)?
             }
         };
         let current = match early_current {
-            Some(v) if v.version_id == stages.current => v,
-            _ => self.version(held, &stages.current, now_wall).await?,
+            Some(Ok(v)) if v.version_id == stages.current => v,
+            // The by-id fetch would meet the same outage: let the cache's backoff retry the whole load.
+            Some(Err(err)) if err.is_transient() => return Err(err),
+            other => {
+                if let Some(Err(err)) = other {
+                    tracing::debug!(error = %err, "GetSecretValue by stage failed; fetching by version id");
+                }
+                self.version(held, &stages.current, now_wall).await?
+            }
         };
-        let (pending, previous) = tokio::join!(
+        let (pending, previous) = tokio::try_join!(
             async {
                 match &stages.pending {
                     Some(id) => self.version(held, id, now_wall).await.map(Some),
@@ -147,8 +153,7 @@ impl Loader {
                     None => Ok(None),
                 }
             }
-        );
-        let (pending, previous) = (pending?, previous?);
+        )?;
         Ok(Snapshot {
             current,
             pending,

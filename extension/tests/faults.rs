@@ -204,7 +204,18 @@ async fn mocked_faults_at_cold_start_fail_closed_then_load_when_healthy() {
                 "{behaviour:?}: nothing loaded must fail, got {outcome:?}"
             );
         }
-        let (took, wait) = recovers(&cache, CURRENT, || fake.set_behaviour(Behaviour::Healthy)).await;
+        let (took, wait) = recovers(&cache, CURRENT, || {
+            // No attempt runs now. Each failed load cost at most what a load cost before the early
+            // AWSCURRENT fetch: DescribeSecret and one GetSecretValue, two tries each.
+            let failed = cache.stats().refreshes_failed;
+            assert!(
+                fake.calls() as u64 <= 4 * failed,
+                "{behaviour:?}: {} calls for {failed} failed loads",
+                fake.calls()
+            );
+            fake.set_behaviour(Behaviour::Healthy)
+        })
+        .await;
         println!("{behaviour:?} at cold start: loaded {took:?} after healing (backoff left {wait:?})");
     }
 }
