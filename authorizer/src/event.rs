@@ -17,17 +17,37 @@ use std::fmt;
 mod reference;
 mod scan;
 
-/// The top-level fields that are read; each may appear once (a field given twice is ambiguous, as
-/// readers disagree on which one counts): such an event is refused.
-const KNOWN: [&str; 7] = [
-    "version",
-    "type",
-    "routeArn",
-    "methodArn",
-    "authorizationToken",
-    "headers",
-    "multiValueHeaders",
-];
+/// The top-level fields that are read. Each may appear once: a field given twice is ambiguous (readers
+/// disagree on which one counts), so such an event is refused (found by fuzzing: two `"headers"`
+/// objects, the header in the first only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Version,
+    Type,
+    RouteArn,
+    MethodArn,
+    AuthorizationToken,
+    Headers,
+    MultiValueHeaders,
+}
+
+impl Field {
+    const COUNT: usize = 7;
+
+    /// The field named `key` (one `match`: a length switch, then at most one comparison).
+    fn of(key: &[u8]) -> Option<Self> {
+        Some(match key {
+            b"version" => Self::Version,
+            b"type" => Self::Type,
+            b"routeArn" => Self::RouteArn,
+            b"methodArn" => Self::MethodArn,
+            b"authorizationToken" => Self::AuthorizationToken,
+            b"headers" => Self::Headers,
+            b"multiValueHeaders" => Self::MultiValueHeaders,
+            _ => return None,
+        })
+    }
+}
 
 /// Which authorizer payload the event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +138,8 @@ impl<'a> Event<'a> {
 /// What either reader collects; [`Fields::into_event`] gives it meaning (one place for both).
 #[derive(Default)]
 struct Fields<'a> {
+    /// Which fields were met so far.
+    seen: [bool; Field::COUNT],
     version: Option<Cow<'a, str>>,
     kind: Option<Cow<'a, str>>,
     route_arn: Option<Cow<'a, str>>,
@@ -128,6 +150,11 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Records that `field` was met; `false` when it already was (the event is then refused).
+    fn first_sight(&mut self, field: Field) -> bool {
+        !std::mem::replace(&mut self.seen[field as usize], true)
+    }
+
     fn into_event(self) -> Result<Event<'a>, Unrecognised> {
         let kind = match (self.version.as_deref(), self.kind.as_deref()) {
             (Some("2.0"), _) => EventKind::HttpV2,

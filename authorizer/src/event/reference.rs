@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Fields, Found, KNOWN};
+use super::{Field, Fields, Found};
 
 /// Reads `raw` completely (trailing whitespace only), looking for `header` (given in lower case).
 /// `None`: not JSON, a field of the wrong type, or a field given twice.
@@ -71,30 +71,28 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = Fields::default();
-        let mut seen = [false; KNOWN.len()];
         while let Some(key) = map.next_key::<Str<'de>>()? {
-            // A field given twice is ambiguous (readers disagree on which one counts): refuse the event.
-            // Found by fuzzing: two "headers" objects, the header in the first only.
-            if let Some(i) = KNOWN.iter().position(|k| *k == key.0) {
-                if std::mem::replace(&mut seen[i], true) {
-                    return Err(serde::de::Error::custom("duplicate field"));
-                }
+            let Some(field) = Field::of(key.0.as_bytes()) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if !fields.first_sight(field) {
+                return Err(serde::de::Error::custom("duplicate field"));
             }
-            match key.0.as_ref() {
-                "version" => fields.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "type" => fields.kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "routeArn" => fields.route_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "methodArn" => fields.method_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "authorizationToken" => fields.token = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
-                "headers" => map.next_value_seed(HeadersSeed {
+            match field {
+                Field::Version => fields.version = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Field::Type => fields.kind = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Field::RouteArn => fields.route_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Field::MethodArn => fields.method_arn = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0),
+                Field::AuthorizationToken => {
+                    fields.token = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
+                }
+                Field::Headers => map.next_value_seed(HeadersSeed {
                     header: self.header,
                     found: &mut fields.header,
                 })?,
-                "multiValueHeaders" => {
+                Field::MultiValueHeaders => {
                     fields.multi_count = map.next_value_seed(MultiSeed { header: self.header })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
                 }
             }
         }

@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use super::{Fields, Found, KNOWN};
+use super::{Field, Fields, Found};
 
 /// How deeply skipped values may nest before the reader declines. The reference has no limit when it
 /// skips; events nest four levels.
@@ -37,24 +37,21 @@ type Step<T> = Result<T, Stop>;
 pub(super) fn read<'a>(raw: &'a [u8], header: &str) -> Step<Fields<'a>> {
     let mut reader = Reader { bytes: raw, pos: 0 };
     let mut fields = Fields::default();
-    let mut seen = [false; KNOWN.len()];
     reader.object(|r, key| {
-        let key = key.ok_or(Stop::Decline)?;
-        let Some(i) = KNOWN.iter().position(|k| k.as_bytes() == key) else {
+        let Some(field) = Field::of(key.ok_or(Stop::Decline)?) else {
             return r.skip_value();
         };
-        if std::mem::replace(&mut seen[i], true) {
+        if !fields.first_sight(field) {
             return Err(Stop::Malformed);
         }
-        match KNOWN[i] {
-            "version" => fields.version = r.optional_str()?,
-            "type" => fields.kind = r.optional_str()?,
-            "routeArn" => fields.route_arn = r.optional_str()?,
-            "methodArn" => fields.method_arn = r.optional_str()?,
-            "authorizationToken" => fields.token = r.optional_str()?,
-            "headers" => r.headers(header, &mut fields.header)?,
-            "multiValueHeaders" => fields.multi_count = r.multi_count(header)?,
-            _ => r.skip_value()?,
+        match field {
+            Field::Version => fields.version = r.optional_str()?,
+            Field::Type => fields.kind = r.optional_str()?,
+            Field::RouteArn => fields.route_arn = r.optional_str()?,
+            Field::MethodArn => fields.method_arn = r.optional_str()?,
+            Field::AuthorizationToken => fields.token = r.optional_str()?,
+            Field::Headers => r.headers(header, &mut fields.header)?,
+            Field::MultiValueHeaders => fields.multi_count = r.multi_count(header)?,
         }
         Ok(())
     })?;
