@@ -1,0 +1,66 @@
+//! What the rotator needs from IAM, held against what `templates/protect-existing.yaml` grants it. The
+//! template is read as text (the workspace has no YAML parser); `scripts/check-template` lints and
+//! transforms it.
+
+use std::path::PathBuf;
+
+/// Reads `relative` from the workspace, or from `ORIGIN_VERIFY_TEST_TEMPLATE_ROOT` when set (to hold an
+/// older revision's files to the same checks).
+fn read(relative: &str) -> String {
+    let root = std::env::var_os("ORIGIN_VERIFY_TEST_TEMPLATE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let path = root.join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The lines of the template's `RotatorFunction` resource: up to the next line indented like it.
+fn rotator_function(template: &str) -> String {
+    let mut lines = template.lines().skip_while(|l| *l != "  RotatorFunction:");
+    let first = lines.next().expect("a RotatorFunction resource");
+    let body =
+        lines.take_while(|l| !(l.starts_with("  ") && l[2..].starts_with(|c: char| c != ' ' && c != '#')));
+    std::iter::once(first).chain(body).collect::<Vec<_>>().join("\n")
+}
+
+// Issue 12, item 8: UpdateDistribution on a distribution with Lambda@Edge associations needs
+// lambda:GetFunction and lambda:EnableReplication* on the associated functions.
+#[test]
+fn protect_existing_can_grant_what_update_distribution_needs_for_lambda_edge() {
+    let template = read("templates/protect-existing.yaml");
+    let rotator = rotator_function(&template);
+    for action in [
+        "cloudfront:GetDistribution\n",
+        "cloudfront:GetDistributionConfig",
+        "cloudfront:UpdateDistribution",
+    ] {
+        assert!(
+            rotator.contains(action),
+            "RotatorFunction is not granted {action}"
+        );
+    }
+    assert!(
+        template.contains("\n  EdgeFunctionArns:\n    Type: CommaDelimitedList\n    Default: \"\""),
+        "an optional EdgeFunctionArns parameter"
+    );
+    assert!(
+        template.contains("HasEdgeFunctions: !Not [!Equals [!Join [\"\", !Ref EdgeFunctionArns], \"\"]]"),
+        "a condition on it"
+    );
+    let grant = rotator
+        .find("- HasEdgeFunctions")
+        .map(|i| &rotator[i..])
+        .expect("RotatorFunction has a statement under HasEdgeFunctions");
+    let grant = &grant[..grant.find("AWS::NoValue").expect("and none without it")];
+    assert!(
+        grant.contains("lambda:GetFunction")
+            && grant.contains("lambda:EnableReplication*")
+            && grant.contains("Resource: !Ref EdgeFunctionArns"),
+        "the conditional statement grants both actions on the functions: {grant}"
+    );
+    let deploy = read("docs/deploy.md");
+    assert!(
+        deploy.contains("`EdgeFunctionArns`") && deploy.contains("lambda:EnableReplication*"),
+        "docs/deploy.md says when to set it"
+    );
+}
