@@ -3,7 +3,8 @@
 //! The rules it keeps (README, "How the cache decides"):
 //! - a request whose value matches a held value never waits;
 //! - a snapshot older than the refresh interval never decides a deny: a miss waits (bounded) for the
-//!   refresh that is due anyway, then is checked again;
+//!   refresh that is due anyway, then is checked again; if the refresh has not landed by then (slow,
+//!   failing, backing off), the miss fails the invocation instead (not cached by API Gateway);
 //! - a miss on a fresh snapshot may cause one extra refresh, at most one per configured interval;
 //! - failures keep the last snapshot and back off exponentially with jitter; nothing loaded → error.
 
@@ -25,6 +26,14 @@ const BACKOFF_MIN: Duration = Duration::from_millis(250);
 /// Longest pause between refresh attempts while Secrets Manager keeps failing: short enough that recovery
 /// is prompt, long enough that an outage does not turn into a call storm.
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Longest the extension waits for the handler to finish an invocation before it stops waiting for the
+/// refreshes that invocation started: API Gateway gives an authorizer 10 s, so no useful invocation
+/// takes longer.
+pub const HANDLER_WAIT_MAX: Duration = Duration::from_secs(10);
+/// Longest the extension waits for a running refresh before it lets the sandbox freeze. A refresh is two
+/// sequential calls at most, each ended by the client's 4 s operation timeout ([`crate::client_settings`]),
+/// so it normally ends by itself well before this.
+pub const REFRESH_WAIT_MAX: Duration = Duration::from_secs(10);
 
 /// The outcome for one presented header value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,15 +177,23 @@ impl SecretCache {
         let now = Instant::now();
         let guard = self.snapshot.load();
         let snap = guard.as_deref().unwrap_or(snap);
-        if self.too_stale(snap.age(now)) {
+        let age = snap.age(now);
+        if self.too_stale(age) {
             return Err(Error::TooStale {
-                age_secs: snap.age(now).as_secs(),
+                age_secs: age.as_secs(),
             });
         }
-        Ok(match snap.check(presented, now) {
-            Some(stage) => Decision::Allow(stage),
-            None => Decision::Deny(DenyReason::NoMatch),
-        })
+        match snap.check(presented, now) {
+            Some(stage) => Ok(Decision::Allow(stage)),
+            // The due refresh did not land within the wait (slow, failing, or the backoff forbids an
+            // attempt): this snapshot may lack a value CloudFront already sends. A deny would be cached
+            // by API Gateway for the authorizer's TTL; a failed invocation is not, so the next request
+            // decides on fresh data.
+            None if age >= self.config().refresh_interval => Err(Error::RefreshPending {
+                age_secs: age.as_secs(),
+            }),
+            None => Ok(Decision::Deny(DenyReason::NoMatch)),
+        }
     }
 
     async fn decide_after_first_load(self: &Arc<Self>, presented: &Presented) -> Result<Decision, Error> {
@@ -215,6 +232,16 @@ impl SecretCache {
     /// Called when an invocation arrives (the extension's INVOKE event): starts the refresh if one is due
     /// and waits, bounded, for a running refresh to end, so it completes before the sandbox is frozen.
     pub async fn on_invoke(self: &Arc<Self>) {
+        self.on_invoke_until(std::future::ready(())).await
+    }
+
+    /// [`SecretCache::on_invoke`] for an invocation whose handler may still start a refresh (a miss):
+    /// starts a due refresh at once, then waits for `handled` (the handler has finished this invocation,
+    /// at most [`HANDLER_WAIT_MAX`]) and only then for whatever refresh is running (it ends by its own
+    /// timeouts; at most [`REFRESH_WAIT_MAX`] more). Lambda freezes the sandbox once the runtime and every extension
+    /// ask for their next event, so a refresh the handler started after INVOKE arrived lands before the
+    /// freeze instead of being frozen half-way (and failing on a dead connection after an idle hour).
+    pub async fn on_invoke_until(self: &Arc<Self>, handled: impl std::future::Future<Output = ()>) {
         let now = Instant::now();
         let due = match self.snapshot.load().as_deref() {
             Some(snap) => snap.age(now) >= self.config().refresh_interval,
@@ -223,7 +250,8 @@ impl SecretCache {
         if due {
             self.start_refresh(now);
         }
-        let deadline = now + self.config().load_wait;
+        let _ = tokio::time::timeout(HANDLER_WAIT_MAX, handled).await;
+        let deadline = Instant::now() + REFRESH_WAIT_MAX;
         let mut rx = self.finished.subscribe();
         while self.in_flight.load(Ordering::Acquire) {
             if tokio::time::timeout_at(deadline.into(), rx.changed())

@@ -35,7 +35,7 @@ impl CacheConfig {
             secret_key: "HEADERVALUE".to_owned(),
             refresh_interval: Duration::from_secs(60),
             previous_grace: Duration::from_secs(300),
-            miss_wait: Duration::from_millis(300),
+            miss_wait: Duration::from_millis(1000),
             miss_refresh_min_interval: Duration::from_secs(5),
             load_wait: Duration::from_millis(2000),
             max_staleness: None,

@@ -45,6 +45,13 @@ pub enum Error {
         /// Age of the snapshot.
         age_secs: u64,
     },
+    /// A value matched nothing held, but the snapshot is older than the refresh interval and the due
+    /// refresh did not complete within the miss wait: no deny is decided on stale data.
+    #[error("no match on a secret snapshot {age_secs}s old whose refresh has not completed (slow or failing Secrets Manager); failing the invocation rather than denying on stale data")]
+    RefreshPending {
+        /// Age of the snapshot.
+        age_secs: u64,
+    },
     /// The Lambda Extensions API refused or failed.
     #[error("Lambda extension: {0}")]
     Extension(String),

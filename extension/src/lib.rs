@@ -15,12 +15,12 @@ mod register;
 mod secret;
 mod snapshot;
 
-pub use cache::{CacheStats, Decision, DenyReason, SecretCache};
+pub use cache::{CacheStats, Decision, DenyReason, SecretCache, HANDLER_WAIT_MAX, REFRESH_WAIT_MAX};
 pub use config::CacheConfig;
 pub use error::{Error, ErrorKind};
 pub use loader::{
     client_settings, default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader,
 };
-pub use register::{register, EXTENSION_NAME};
+pub use register::{register, Handled, EXTENSION_NAME};
 pub use secret::{Presented, SecretValue, MAX_VALUE_LEN};
 pub use snapshot::{HeldVersion, PreviousVersion, Snapshot, Stage};

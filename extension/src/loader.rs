@@ -140,7 +140,10 @@ impl Loader {
                 self.version(held, &stages.current, now_wall).await?
             }
         };
-        let (pending, previous) = tokio::try_join!(
+        // Only AWSCURRENT may fail the load. RotateSecret labels a new version AWSPENDING before
+        // createSecret stores its value (and leaves it so while createSecret keeps failing): that version
+        // and any other unreadable or malformed pending/previous one is absent until the next refresh.
+        let (pending, previous) = tokio::join!(
             async {
                 match &stages.pending {
                     Some(id) => self.version(held, id, now_wall).await.map(Some),
@@ -153,7 +156,9 @@ impl Loader {
                     None => Ok(None),
                 }
             }
-        )?;
+        );
+        let pending = optional(PENDING, stages.pending.as_deref(), pending)?;
+        let previous = optional(PREVIOUS, stages.previous.as_deref(), previous)?;
         Ok(Snapshot {
             current,
             pending,
@@ -282,6 +287,32 @@ impl Loader {
             },
             message: DisplayErrorContext(&err).to_string(),
         }
+    }
+}
+
+/// The outcome of reading an optional stage (AWSPENDING, AWSPREVIOUS): a value that cannot be used is
+/// logged (version id and reason, never a value) and treated as absent.
+///
+/// A transient failure (throttling, timeout, 5xx) still fails the load, as it would for AWSCURRENT: the
+/// version may well hold a value CloudFront is about to send, and a snapshot that silently lacks it would
+/// be fresh enough to deny that value. Failing the load keeps the last snapshot, which ages into "stale"
+/// and then fails closed on a miss instead of denying (README, "How the cache decides").
+fn optional<T>(
+    stage: &'static str,
+    version_id: Option<&str>,
+    read: Result<Option<T>, Error>,
+) -> Result<Option<T>, Error> {
+    match read {
+        Err(err) if !err.is_transient() => {
+            tracing::warn!(
+                stage,
+                version_id = version_id.unwrap_or("-"),
+                error = %err,
+                "version cannot be used; treated as absent until the next refresh"
+            );
+            Ok(None)
+        }
+        other => other,
     }
 }
 

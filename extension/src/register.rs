@@ -1,31 +1,81 @@
 //! Registration with the Lambda Extensions API, inside the authorizer's own process.
 //!
 //! Why an extension at all: Lambda does not freeze the sandbox until every registered extension has asked
-//! for its next event. Waiting there for a running refresh lets the refresh finish after the response has
-//! gone out (off the hot path) but before the freeze, instead of being frozen half-way.
+//! for its next event. Waiting there — until the handler has finished the invocation, then for whatever
+//! refresh is running — lets a refresh finish after the response has gone out (off the hot path) but
+//! before the freeze, instead of being frozen half-way. That includes a refresh the handler itself started
+//! on a miss, after the INVOKE event had already reached the extension.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use lambda_extension::{service_fn, Extension, LambdaEvent, NextEvent};
+use tokio::sync::watch;
 
 use crate::{Error, SecretCache};
 
 /// The name the extension registers under.
 pub const EXTENSION_NAME: &str = "origin-verify-cache";
 
+/// The handler's side of the extension: tells it which invocation the function has finished.
+///
+/// Cheap to clone and to call (a hash of the request id and a channel store, no allocation).
+#[derive(Debug, Clone)]
+pub struct Handled(Arc<watch::Sender<u64>>);
+
+impl Handled {
+    /// A tracker no extension listens to yet.
+    pub fn new() -> Self {
+        Self(Arc::new(watch::Sender::new(0)))
+    }
+
+    /// Records that the handler has finished the invocation `request_id` (call it after the decision,
+    /// before returning the response).
+    pub fn finished(&self, request_id: &str) {
+        self.0.send_replace(key(request_id));
+    }
+
+    /// Resolves once the invocation `request_id` is finished (at once if it already is).
+    async fn wait(&self, request_id: &str) {
+        let want = key(request_id);
+        let mut rx = self.0.subscribe();
+        // Lambda sends the next invocation only after every extension has asked for it, so the value can
+        // only move on from `want` after this wait has returned.
+        let _ = rx.wait_for(|finished| *finished == want).await;
+    }
+}
+
+impl Default for Handled {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Request ids are compared by a hash: the handler then stores a number, not a copy of the id.
+fn key(request_id: &str) -> u64 {
+    // `DefaultHasher::new()` hashes the same way every time within a process: handler and extension agree.
+    let mut h = std::hash::DefaultHasher::new();
+    request_id.hash(&mut h);
+    h.finish()
+}
+
 /// Registers the internal extension (INVOKE events only: internal extensions never get SHUTDOWN).
 ///
 /// Must be called before `lambda_runtime::run`, which ends INIT. Returns the future that serves the
-/// extension's events; run it beside the runtime.
+/// extension's events (run it beside the runtime). The handler calls `handled.finished(request_id)`
+/// at the end of every invocation: the extension holds the freeze until then, and until the refresh
+/// that invocation started (if any) has ended.
 pub async fn register(
     cache: Arc<SecretCache>,
+    handled: Handled,
 ) -> Result<impl Future<Output = Result<(), Error>> + Send, Error> {
     let processor = service_fn(move |event: LambdaEvent| {
         let cache = Arc::clone(&cache);
+        let handled = handled.clone();
         async move {
-            if let NextEvent::Invoke(_) = event.next {
-                cache.on_invoke().await;
+            if let NextEvent::Invoke(invoke) = event.next {
+                cache.on_invoke_until(handled.wait(&invoke.request_id)).await;
             }
             Ok::<(), lambda_extension::Error>(())
         }
@@ -43,4 +93,31 @@ pub async fn register(
             .await
             .map_err(|e| Error::Extension(e.to_string()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_wait_ends_when_that_invocation_is_finished() {
+        let handled = Handled::new();
+        let waiting = tokio::spawn({
+            let handled = handled.clone();
+            async move { handled.wait("b").await }
+        });
+        handled.finished("a");
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "another invocation's end does not count");
+        handled.finished("b");
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .expect("joined");
+        // Already finished: no wait at all.
+        tokio::time::timeout(Duration::from_secs(5), handled.wait("b"))
+            .await
+            .expect("immediate");
+    }
 }

@@ -4,14 +4,15 @@
 //! ([`client_settings`]).
 //!
 //! What each test shows: a held value keeps being admitted without waiting, nothing the fault produced is
-//! ever admitted, the backoff (not the traffic) sets the number of calls, and the new state is picked up
-//! at the first attempt the backoff allows once Secrets Manager is back.
+//! ever admitted, no value is denied on the stale snapshot the fault leaves (the invocation fails instead,
+//! which API Gateway does not cache), the backoff (not the traffic) sets the number of calls, and the new
+//! state is picked up at the first attempt the backoff allows once Secrets Manager is back.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use origin_verify_extension::{
-    client_settings, CacheConfig, Decision, DenyReason, Loader, SecretCache, Stage,
+    client_settings, CacheConfig, Decision, DenyReason, Error, Loader, SecretCache, Stage,
 };
 use origin_verify_testkit::{
     create_secret, put_pending, shared_moto_url, sm_client, unique_name, Behaviour, FakeSecretsManager,
@@ -50,9 +51,18 @@ async fn let_snapshot_go_stale() {
     tokio::time::sleep(INTERVAL + Duration::from_millis(100)).await;
 }
 
-/// Sends request pairs for `lasting` (paced every 2 ms): the current value is admitted every time,
-/// `unseen` (a value Secrets Manager holds but the fault hides) and a wrong value never are. Returns the
-/// number of requests sent.
+/// Whether `value` gets what a miss on a stale snapshot whose refresh cannot complete must get: a failed
+/// invocation (500, not cached by API Gateway), never a deny (cached for the TTL) nor an allow.
+async fn fails_the_invocation(cache: &Arc<SecretCache>, value: &str) -> bool {
+    matches!(
+        cache.decide(value.as_bytes()).await,
+        Err(Error::RefreshPending { .. })
+    )
+}
+
+/// Sends request pairs for `lasting` (paced every 2 ms): the current value is admitted every time;
+/// `unseen` (a value Secrets Manager holds but the fault hides) and a wrong value are neither admitted nor
+/// denied, the invocation fails. Returns the number of requests sent.
 async fn traffic_during_fault(cache: &Arc<SecretCache>, unseen: &str, lasting: Duration) -> usize {
     let start = Instant::now();
     let mut sent = 0;
@@ -63,12 +73,7 @@ async fn traffic_during_fault(cache: &Arc<SecretCache>, unseen: &str, lasting: D
             "request {sent}"
         );
         let probe = if i % 2 == 0 { unseen } else { WRONG };
-        assert_eq!(
-            decide(cache, probe).await,
-            Decision::Deny(DenyReason::NoMatch),
-            "request {}",
-            sent + 1
-        );
+        assert!(fails_the_invocation(cache, probe).await, "request {}", sent + 1);
         sent += 2;
         if start.elapsed() >= lasting {
             break;
@@ -173,13 +178,37 @@ async fn mocked_server_errors_serve_last_values_back_off_and_recover_promptly() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mocked_garbage_answers_are_never_admitted_and_keep_the_last_values() {
-    for behaviour in [
-        Behaviour::GarbageBody,
-        Behaviour::NoCurrentStage,
-        Behaviour::GarbageSecretString,
-    ] {
+    for behaviour in [Behaviour::GarbageBody, Behaviour::NoCurrentStage] {
         fault_then_recovery(behaviour, BRIEF).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mocked_malformed_pending_is_absent_and_fetched_again_at_the_next_refresh() {
+    // A pending version whose SecretString lacks the key is not a Secrets Manager failure: the refresh
+    // succeeds without it (AWSCURRENT keeps working) and asks for it again at the next refresh.
+    let fake = FakeSecretsManager::new(CURRENT);
+    let cache = cache_with(fake.client(client_settings), "fake");
+    cache.ensure_loaded().await.expect("loaded while healthy");
+    fake.set_behaviour(Behaviour::GarbageSecretString);
+    fake.put_pending(PENDING);
+    let_snapshot_go_stale().await;
+    assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    cache.on_invoke().await;
+    let stats = cache.stats();
+    assert_eq!((stats.refreshes_ok, stats.refreshes_failed), (2, 0), "{stats:?}");
+    assert!(cache.snapshot().as_ref().expect("held").pending.is_none());
+    // The snapshot is fresh and the version really holds no usable value: a deny is the true answer.
+    assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
+
+    fake.set_behaviour(Behaviour::Healthy);
+    let_snapshot_go_stale().await;
+    assert_eq!(decide(&cache, PENDING).await, Decision::Allow(Stage::Pending));
+    let stats = cache.stats();
+    assert_eq!(
+        stats.get_value_calls, 3,
+        "current once, the pending version at each refresh: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,18 +314,22 @@ async fn a_slow_secrets_manager_delays_no_match_and_its_answer_is_used() {
     refresh_in_flight(&proxy, &cache).await;
 
     // While the refresh is held: matches are answered at once (the call is still held when they return),
-    // a miss waits at most MISS_WAIT and is denied.
+    // a miss waits at most MISS_WAIT and then fails the invocation: it is not denied on stale data.
     for _ in 0..100 {
         assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
     }
     assert_eq!(proxy.held(), 1, "100 matches answered while the refresh was held");
     let miss = Instant::now();
-    assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
+    assert!(fails_the_invocation(&cache, PENDING).await);
     assert!(
         miss.elapsed() < delay,
         "a miss waits for MISS_WAIT, not for Secrets Manager"
     );
-    assert_eq!(proxy.held(), 1, "the miss was decided while the refresh was held");
+    assert_eq!(
+        proxy.held(),
+        1,
+        "the miss was answered while the refresh was held"
+    );
 
     let took = time_until_admitted(&cache, PENDING, Duration::from_secs(10))
         .await
@@ -332,8 +365,47 @@ async fn a_secrets_manager_slower_than_the_timeouts_keeps_last_values_and_recove
     }
     let stats = cache.stats();
     assert_eq!(stats.refreshes_failed, 1, "the attempt timed out: {stats:?}");
-    assert_eq!(decide(&cache, PENDING).await, Decision::Deny(DenyReason::NoMatch));
+    assert!(
+        fails_the_invocation(&cache, PENDING).await,
+        "backing off: no wait, no deny"
+    );
 
     let (took, wait) = recovers(&cache, PENDING, || proxy.set_delay(Duration::ZERO)).await;
     println!("timeouts: recovered {took:?} after Secrets Manager became fast (backoff left {wait:?})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_hung_secrets_manager_never_denies_on_a_stale_snapshot() {
+    // The pending value reached Secrets Manager before the hang; this sandbox never saw it. Every request
+    // while the refresh cannot complete: the current value admitted at once, the pending value and wrong
+    // values never denied (a deny would be cached by API Gateway for the TTL), only failed.
+    let hang = Duration::from_secs(60);
+    let (proxy, cache) = slow_secrets_manager(hang).await;
+    let before = proxy.received();
+    let started = Instant::now();
+    let mut misses = 0;
+    for i in 0..MAX_PAIRS {
+        assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+        let probe = if i % 2 == 0 { PENDING } else { WRONG };
+        assert!(fails_the_invocation(&cache, probe).await, "miss {misses}");
+        misses += 1;
+        if started.elapsed() >= SUSTAINED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let stats = cache.stats();
+    // No more calls than before this rule: one refresh at a time, each attempt bounded by the client's
+    // timeouts (4 s per operation, 2 tries), then the backoff — not one call per miss.
+    let calls = proxy.received() - before;
+    assert!(
+        calls as u64 <= 2 * (stats.refreshes_failed + 1),
+        "{calls} calls for {misses} misses: {stats:?}"
+    );
+    println!(
+        "hung: {misses} misses in {:?}, {calls} calls, {stats:?}",
+        started.elapsed()
+    );
+    let (took, wait) = recovers(&cache, PENDING, || proxy.set_delay(Duration::ZERO)).await;
+    println!("hung: recovered {took:?} after Secrets Manager answered again (backoff left {wait:?})");
 }

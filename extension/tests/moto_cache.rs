@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use origin_verify_extension::{CacheConfig, Decision, DenyReason, Error, Loader, SecretCache, Stage};
 use origin_verify_testkit::{
-    create_secret, promote, put_pending, shared_moto_url, sm_client, unique_name, Moto,
+    create_secret, header_json, new_token, promote, put_pending, shared_moto_url, sm_client, stage_rotation,
+    unique_name, Moto,
 };
 
 const CURRENT: &str = "current-value-0123456789abcdefABCD";
@@ -161,7 +162,9 @@ async fn moto_stopped_mid_test_keeps_serving_last_values_and_backs_off() {
 
     for _ in 0..200 {
         assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
-        assert_eq!(decide(&cache, WRONG).await, Decision::Deny(DenyReason::NoMatch));
+        // No deny on a stale snapshot whose refresh cannot complete: the invocation fails (not cached).
+        let miss = cache.decide(WRONG.as_bytes()).await;
+        assert!(matches!(miss, Err(Error::RefreshPending { .. })), "{miss:?}");
     }
     cache.on_invoke().await;
     let stats = cache.stats();
@@ -205,10 +208,13 @@ async fn a_hung_secrets_manager_delays_no_match_and_bounds_a_miss() {
         .await
         .expect("a match never waits");
     assert_eq!(allowed, Decision::Allow(Stage::Current));
-    let denied = tokio::time::timeout(bound, decide(&cache, WRONG))
+    let miss = tokio::time::timeout(bound, cache.decide(WRONG.as_bytes()))
         .await
         .expect("a miss waits boundedly");
-    assert_eq!(denied, Decision::Deny(DenyReason::NoMatch));
+    assert!(
+        matches!(miss, Err(Error::RefreshPending { .. })),
+        "a miss on a stale snapshot fails rather than denies: {miss:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,4 +334,61 @@ async fn previous_is_accepted_only_inside_its_grace_window() {
     // Past the window, the warm sandbox refuses it (the time passing is the condition).
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(decide(&warm, CURRENT).await, Decision::Deny(DenyReason::NoMatch));
+}
+
+/// What createSecret does once it succeeds: stores the value under the token RotateSecret staged.
+async fn store_pending_value(sm: &aws_sdk_secretsmanager::Client, name: &str, token: &str, value: &str) {
+    sm.put_secret_value()
+        .secret_id(name)
+        .client_request_token(token)
+        .secret_string(header_json(value))
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .expect("PutSecretValue (createSecret)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_secrets_empty_pending_version_is_absent_for_cold_and_warm_sandboxes() {
+    // moto plays RotateSecret's real first move: a new version labelled AWSPENDING without a value
+    // (GetSecretValue on it is ResourceNotFound), left so because the rotation function cannot run.
+    let url = shared_moto_url();
+    let sm = sm_client(&url);
+    let name = unique_name("empty-pending");
+    create_secret(&sm, &name, CURRENT).await;
+    let interval = Duration::from_secs(1);
+    let tweak = |c: &mut CacheConfig| c.refresh_interval = interval;
+    let warm = new_cache(&url, &name, tweak);
+    warm.ensure_loaded().await.expect("loaded before the rotation");
+    let token = new_token();
+    stage_rotation(&sm, &name, &token).await;
+
+    // A sandbox starting now loads, and admits AWSCURRENT.
+    let cold = new_cache(&url, &name, tweak);
+    cold.ensure_loaded()
+        .await
+        .expect("an empty AWSPENDING does not fail the load");
+    assert_eq!(decide(&cold, CURRENT).await, Decision::Allow(Stage::Current));
+    // A warm one refreshes through it without a failure, and keeps admitting AWSCURRENT.
+    let_snapshot_go_stale(interval).await;
+    assert_eq!(decide(&warm, CURRENT).await, Decision::Allow(Stage::Current));
+    warm.on_invoke().await;
+    for cache in [&cold, &warm] {
+        let stats = cache.stats();
+        assert_eq!(stats.refreshes_failed, 0, "{stats:?}");
+        assert!(
+            cache.snapshot().as_ref().expect("held").pending.is_none(),
+            "the empty version is absent"
+        );
+        assert_eq!(decide(cache, CURRENT).await, Decision::Allow(Stage::Current));
+    }
+
+    // createSecret finally succeeds: the next refresh asks for the version again and admits it.
+    store_pending_value(&sm, &name, &token, PENDING).await;
+    let_snapshot_go_stale(interval).await;
+    for cache in [&cold, &warm] {
+        assert_eq!(decide(cache, PENDING).await, Decision::Allow(Stage::Pending));
+        assert_eq!(decide(cache, CURRENT).await, Decision::Allow(Stage::Current));
+        assert_eq!(cache.stats().refreshes_failed, 0);
+    }
 }
