@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent, Runtime};
 use origin_verify_authorizer::raw_event::RawEvents;
 use origin_verify_authorizer::{Authorizer, Config, Response};
-use origin_verify_extension::{default_client, register, Loader, SecretCache};
+use origin_verify_extension::{default_client, register, Handled, Loader, SecretCache};
 use origin_verify_shared::Env;
 
 #[global_allocator]
@@ -23,7 +23,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let client_ready = started.elapsed();
     let cache = SecretCache::new(Loader::new(client, config.cache.clone()));
     // Register before `lambda_runtime::run`, which ends INIT.
-    let extension = register(Arc::clone(&cache)).await?;
+    let handled = Handled::new();
+    let extension = register(Arc::clone(&cache), handled.clone()).await?;
     let registered = started.elapsed();
     // Prefetch during INIT. A failure is not fatal: invocations retry, and fail closed until loaded.
     if let Err(err) = cache.ensure_loaded().await {
@@ -45,13 +46,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let raw_events = raw_events.clone();
         move |event: LambdaEvent<()>| {
             let authorizer = authorizer.clone();
+            let handled = handled.clone();
             let raw = raw_events.take(&event.context.request_id);
             async move {
-                let Some(raw) = raw else {
-                    tracing::error!("the event bytes were not kept for this invocation; denying");
-                    return Ok(Response::DenyAnyShape);
+                let response = match raw {
+                    Some(raw) => authorizer.handle_bytes(&raw).await.map_err(Diagnostic::from),
+                    None => {
+                        tracing::error!("the event bytes were not kept for this invocation; denying");
+                        Ok(Response::DenyAnyShape)
+                    }
                 };
-                authorizer.handle_bytes(&raw).await.map_err(Diagnostic::from)
+                // The extension now waits for any refresh this invocation started, before the freeze.
+                handled.finished(&event.context.request_id);
+                response
             }
         }
     });

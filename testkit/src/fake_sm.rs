@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
@@ -247,6 +247,7 @@ pub struct SlowProxy {
     delay_ms: Arc<AtomicU64>,
     received: Arc<AtomicUsize>,
     answered: Arc<AtomicUsize>,
+    last_answer: Arc<Mutex<Option<Instant>>>,
     arrival: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -257,22 +258,26 @@ impl SlowProxy {
         let delay_ms = Arc::new(AtomicU64::new(0));
         let received = Arc::new(AtomicUsize::new(0));
         let answered = Arc::new(AtomicUsize::new(0));
+        let last_answer = Arc::new(Mutex::new(None));
         let arrival = Arc::new(Notify::new());
         let http = reqwest::Client::new();
         let upstream = upstream.trim_end_matches('/').to_owned();
-        let (d, r, a, n) = (
+        let (d, r, a, n, l) = (
             Arc::clone(&delay_ms),
             Arc::clone(&received),
             Arc::clone(&answered),
             Arc::clone(&arrival),
+            Arc::clone(&last_answer),
         );
         let (addr, task) = serve(move |req: hyper::Request<hyper::body::Incoming>| {
             let (http, upstream) = (http.clone(), upstream.clone());
             let (delay, answered) = (Duration::from_millis(d.load(Ordering::SeqCst)), Arc::clone(&a));
+            let last_answer = Arc::clone(&l);
             r.fetch_add(1, Ordering::SeqCst);
             n.notify_waiters();
             async move {
                 let reply = forward(&http, &upstream, req, delay).await;
+                *last_answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
                 answered.fetch_add(1, Ordering::SeqCst);
                 reply
             }
@@ -283,9 +288,15 @@ impl SlowProxy {
             delay_ms,
             received,
             answered,
+            last_answer,
             arrival,
             task,
         }
+    }
+
+    /// When the proxy last sent an answer back (just before it counts as answered), if ever.
+    pub fn last_answer_at(&self) -> Option<Instant> {
+        *self.last_answer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Holds every request that arrives from now on for `delay`.

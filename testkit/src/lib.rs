@@ -16,6 +16,7 @@ mod fixtures;
 mod mocks;
 mod origin;
 mod process;
+mod runtime_api;
 mod serve;
 
 pub use alloc::*;
@@ -26,6 +27,7 @@ pub use fixtures::*;
 pub use mocks::*;
 pub use origin::*;
 pub use process::*;
+pub use runtime_api::*;
 pub use serve::*;
 
 /// Environment variable holding the shared moto server's URL (set by `scripts/test`).

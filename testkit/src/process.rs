@@ -136,8 +136,29 @@ impl CargoLambda {
         Self::spawn_logged(bin, env, None).await
     }
 
+    /// Like [`CargoLambda::spawn`], with the function talking to the emulator through a
+    /// [`RuntimeApiRecorder`] (returned), which tells when each Runtime/Extensions API request arrived.
+    pub async fn spawn_recorded(bin: &str, env: &[(&str, &str)]) -> (Self, crate::RuntimeApiRecorder) {
+        let port = free_port();
+        let recorder = crate::RuntimeApiRecorder::spawn(&format!("http://127.0.0.1:{port}/.rt/{bin}")).await;
+        let emulator = Self::spawn_inner(bin, env, None, port, Some(&recorder.url)).await;
+        (emulator, recorder)
+    }
+
     /// Like [`CargoLambda::spawn`], with the emulator's and the function's output appended to `log`.
     pub async fn spawn_logged(bin: &str, env: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
+        Self::spawn_inner(bin, env, log, free_port(), None).await
+    }
+
+    /// Starts the emulator on `port`; the function reaches its Runtime API at `runtime_api` when given
+    /// (a proxy), else directly.
+    async fn spawn_inner(
+        bin: &str,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+        port: u16,
+        runtime_api: Option<&str>,
+    ) -> Self {
         let binary = target_dir().join("debug").join(bin);
         assert!(
             binary.exists(),
@@ -159,7 +180,6 @@ impl CargoLambda {
             }
         };
 
-        let port = free_port();
         let mut emulator = Command::new(tool("cargo-lambda"));
         emulator
             .args([
@@ -186,7 +206,10 @@ impl CargoLambda {
         function
             .envs(env.iter().copied())
             // What the Lambda service sets for a function; the emulator serves this function's queue here.
-            .env("AWS_LAMBDA_RUNTIME_API", format!("{url}/.rt/{bin}"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                runtime_api.map_or_else(|| format!("{url}/.rt/{bin}"), str::to_owned),
+            )
             .env("AWS_LAMBDA_FUNCTION_NAME", bin)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
