@@ -1,4 +1,5 @@
-//! The CloudFront side: set the header on every origin that sends it, and wait for deployment.
+//! The CloudFront side: set the header on every origin that sends it, check that they all send it, and
+//! wait for deployment.
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,88 @@ pub fn apply_header(
         return Err(format!("no origin sends the header {header:?}"));
     }
     Ok(applied)
+}
+
+/// What one origin sends: its id, and the value of the header when it sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginView {
+    /// The origin id.
+    pub id: String,
+    /// The value of the first header whose name matches (ignoring ASCII case), if any.
+    pub sent: Option<Sensitive>,
+}
+
+/// What each origin of `config` sends under `header` (name matched ignoring ASCII case).
+pub fn origins_of(config: &DistributionConfig, header: &str) -> Vec<OriginView> {
+    let origins = config
+        .origins
+        .as_ref()
+        .map(|o| o.items.as_slice())
+        .unwrap_or_default();
+    origins
+        .iter()
+        .map(|origin| OriginView {
+            id: origin.id.clone(),
+            sent: origin
+                .custom_headers
+                .as_ref()
+                .and_then(|h| {
+                    h.items()
+                        .iter()
+                        .find(|h| h.header_name.eq_ignore_ascii_case(header))
+                })
+                .map(|h| Sensitive::new(h.header_value.clone())),
+        })
+        .collect()
+}
+
+/// What an origin the header belongs on needs for it to send a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// It sends the value already.
+    Nothing,
+    /// It sends the header with another value.
+    Replace,
+    /// It does not send the header (only for origins listed in `CLOUDFRONT_ORIGIN_IDS`).
+    Add,
+}
+
+/// The origins `header` belongs on, each with what it needs to send `value`: the origins listed in
+/// `origin_ids`, or, when none are listed, every origin that already sends the header. Errors when nothing
+/// matches, naming what is missing.
+pub fn targets(
+    origins: &[OriginView],
+    header: &str,
+    value: &str,
+    origin_ids: &[String],
+) -> Result<Vec<(String, Need)>, String> {
+    if let Some(missing) = origin_ids.iter().find(|id| !origins.iter().any(|o| &o.id == *id)) {
+        return Err(format!(
+            "has no origin with id {missing:?} (CLOUDFRONT_ORIGIN_IDS)"
+        ));
+    }
+    let targets: Vec<(String, Need)> = origins
+        .iter()
+        .filter(|o| {
+            if origin_ids.is_empty() {
+                o.sent.is_some()
+            } else {
+                origin_ids.contains(&o.id)
+            }
+        })
+        .map(|o| {
+            let need = match &o.sent {
+                Some(sent) if sent.expose() == value => Need::Nothing,
+                Some(_) => Need::Replace,
+                None => Need::Add,
+            };
+            (o.id.clone(), need)
+        })
+        .collect();
+    if targets.is_empty() {
+        return Err(format!("no origin sends the header {header:?}"));
+    }
+    Ok(targets)
 }
 
 enum Attempt {
@@ -227,20 +310,104 @@ impl Rotator {
         }
     }
 
-    /// Waits until every configured distribution reports `Deployed`, within `ROTATION_DEPLOY_WAIT_SECONDS`.
-    pub(crate) async fn wait_deployed(&self, ctx: &Ctx<'_>) -> Result<(), Error> {
+    /// Whether any origin the header belongs on already sends `value`, on any distribution.
+    pub(crate) async fn sent_anywhere(&self, ctx: &Ctx<'_>, value: &Sensitive) -> Result<bool, Error> {
+        for distribution in &self.config.distribution_ids {
+            self.record("GetDistributionConfig");
+            let out = self
+                .cf
+                .get_distribution_config()
+                .id(distribution)
+                .send()
+                .await
+                .map_err(|e| Self::cf_error(ctx, distribution, "GetDistributionConfig", e))?;
+            let config = out.distribution_config.ok_or_else(|| Error::CloudFront {
+                step: ctx.step,
+                operation: "GetDistributionConfig",
+                distribution: distribution.clone(),
+                message: "the answer held no configuration".into(),
+            })?;
+            let targets = self.targets_in(ctx, distribution, &config, value)?;
+            if targets.iter().any(|(_, need)| *need == Need::Nothing) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn targets_in(
+        &self,
+        ctx: &Ctx<'_>,
+        distribution: &str,
+        config: &DistributionConfig,
+        value: &Sensitive,
+    ) -> Result<Vec<(String, Need)>, Error> {
+        let header = &self.config.header;
+        targets(
+            &origins_of(config, header),
+            header,
+            value.expose(),
+            &self.config.origin_ids,
+        )
+        .map_err(|problem| Error::NoMatchingOrigin {
+            step: ctx.step,
+            distribution: distribution.to_owned(),
+            problem,
+        })
+    }
+
+    /// GetDistribution: its status and the configuration that status describes, from one answer.
+    async fn status_and_config(
+        &self,
+        ctx: &Ctx<'_>,
+        distribution: &str,
+    ) -> Result<(String, DistributionConfig), Error> {
+        self.record("GetDistribution");
+        let out = self
+            .cf
+            .get_distribution()
+            .id(distribution)
+            .send()
+            .await
+            .map_err(|e| Self::cf_error(ctx, distribution, "GetDistribution", e))?;
+        out.distribution
+            .and_then(|d| d.distribution_config.map(|c| (d.status, c)))
+            .ok_or_else(|| Error::CloudFront {
+                step: ctx.step,
+                operation: "GetDistribution",
+                distribution: distribution.to_owned(),
+                message: "the answer held no distribution configuration".into(),
+            })
+    }
+
+    /// Waits until every configured distribution is `Deployed` with every origin the header belongs on
+    /// sending `value`, within `ROTATION_DEPLOY_WAIT_SECONDS`. Status and configuration come from the same
+    /// GetDistribution answer, so `Deployed` here means every edge sends what that configuration says.
+    ///
+    /// An origin that sends another value fails the step at once ([`Error::NotCarried`]), and nothing is
+    /// written back from here: testSecret also runs alone, on a temporary version whose value must never
+    /// reach CloudFront (RotateImmediately=false), and a value put back here would skip setSecret's wait.
+    /// The failed step leaves AWSCURRENT where it is, where CloudFront's value is accepted; Secrets Manager
+    /// retries the rotation, and its setSecret sets the value again, after the wait if it must.
+    pub(crate) async fn wait_sent_and_deployed(&self, ctx: &Ctx<'_>, value: &Sensitive) -> Result<(), Error> {
         let start = Instant::now();
         for distribution in &self.config.distribution_ids {
+            // Bounded: every round sleeps `deploy_poll`, and the budget check ends the step in time.
             loop {
-                self.record("GetDistribution");
-                let out = self
-                    .cf
-                    .get_distribution()
-                    .id(distribution)
-                    .send()
-                    .await
-                    .map_err(|e| Self::cf_error(ctx, distribution, "GetDistribution", e))?;
-                let status = out.distribution.map(|d| d.status).unwrap_or_default();
+                let (status, config) = self.status_and_config(ctx, distribution).await?;
+                let not_sending: Vec<String> = self
+                    .targets_in(ctx, distribution, &config, value)?
+                    .into_iter()
+                    .filter(|(_, need)| *need != Need::Nothing)
+                    .map(|(id, _)| id)
+                    .collect();
+                if !not_sending.is_empty() {
+                    return Err(Error::NotCarried {
+                        step: ctx.step,
+                        distribution: distribution.clone(),
+                        origins: not_sending,
+                    });
+                }
                 if status == "Deployed" {
                     break;
                 }
@@ -255,6 +422,42 @@ impl Rotator {
                 }
                 tracing::info!(distribution, status, "waiting for CloudFront to deploy");
                 tokio::time::sleep(self.config.deploy_poll).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// testSecret's check without a new value (see `Rotator::test`): every distribution can be read, and
+    /// the origins the header belongs on are there. An origin that does not send the header yet, or sends
+    /// another value than `current`, is logged, not failed: right after `templates/protect-existing.yaml`
+    /// is deployed, the distribution does not send the header yet (docs/deploy.md, step 2).
+    pub(crate) async fn check_distributions(&self, ctx: &Ctx<'_>, current: &Sensitive) -> Result<(), Error> {
+        for distribution in &self.config.distribution_ids {
+            let (status, config) = self.status_and_config(ctx, distribution).await?;
+            match self.targets_in(ctx, distribution, &config, current) {
+                Ok(targets) => {
+                    let other: Vec<&str> = targets
+                        .iter()
+                        .filter(|(_, need)| *need != Need::Nothing)
+                        .map(|(id, _)| id.as_str())
+                        .collect();
+                    if other.is_empty() {
+                        tracing::info!(distribution, status, "every origin sends the AWSCURRENT value");
+                    } else {
+                        tracing::warn!(
+                            distribution,
+                            origins = ?other,
+                            "origins send another value than AWSCURRENT, or none: the authorizer refuses their requests"
+                        );
+                    }
+                }
+                // A configured origin id that does not exist is a configuration error now and later.
+                Err(err) if !self.config.origin_ids.is_empty() => return Err(err),
+                Err(err) => tracing::warn!(
+                    distribution,
+                    error = %err,
+                    "no origin sends the header yet: setSecret will refuse this distribution until one does"
+                ),
             }
         }
         Ok(())

@@ -26,7 +26,7 @@ pub struct RotatorConfig {
     pub secret_length: i64,
     /// `ROTATION_EXCLUDE_CHARACTERS`: characters a new value never contains (punctuation never does).
     pub exclude_characters: String,
-    /// `ROTATION_PROPAGATION_SECONDS`: how long after the pending version's creation setSecret waits
+    /// `ROTATION_PROPAGATION_SECONDS`: how long after reading the pending value setSecret waits
     /// before any edge may send it. Default: `ORIGIN_VERIFY_REFRESH_SECONDS` (60) + 15.
     pub propagation: Duration,
     /// `ROTATION_DEPLOY_WAIT_SECONDS`: how long testSecret waits for every distribution to be `Deployed`.

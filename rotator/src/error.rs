@@ -124,6 +124,19 @@ pub enum Error {
         /// Attempts made.
         attempts: usize,
     },
+    /// An origin that must send the AWSPENDING value does not (any more): something put another value back
+    /// after setSecret, such as a stack update re-resolving `{{resolve:secretsmanager:...}}` to AWSCURRENT
+    /// or a person editing the distribution. testSecret and finishSecret then fail rather than let
+    /// AWSCURRENT move while an edge still sends the value about to be demoted.
+    #[error("{step}: distribution {distribution}: origin(s) {origins:?} do not send the AWSPENDING value (a stack update or an edit put another value back); AWSCURRENT stays where it is, and the retried rotation's setSecret sets the value again")]
+    NotCarried {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// Ids of the origins that send another value, or none.
+        origins: Vec<String>,
+    },
     /// A distribution did not finish deploying within the budget.
     #[error("{step}: distribution {distribution} is still {status} after {waited_secs}s (ROTATION_DEPLOY_WAIT_SECONDS); both values stay accepted and Secrets Manager will retry")]
     NotDeployed {
@@ -162,6 +175,7 @@ impl From<Error> for Diagnostic {
                 "CloudFront"
             }
             Error::NotDeployed { .. } => "CloudFrontNotDeployed",
+            Error::NotCarried { .. } => "CloudFrontNotSendingPending",
             Error::Probe { .. } => "OriginTestFailed",
         };
         Diagnostic {

@@ -3,9 +3,9 @@
 //! authorizer refuses.
 //!
 //! The order is what makes it safe (README, "Rotation"): createSecret stores AWSPENDING; setSecret waits
-//! one authorizer refresh interval from the version's creation, proves the origin accepts the value, and
+//! one authorizer refresh interval from the moment it reads the value, proves the origin accepts it, and
 //! only then writes it into CloudFront; testSecret checks both values, waits for CloudFront to deploy and
-//! checks through it; finishSecret moves AWSCURRENT.
+//! checks through it; finishSecret checks again that every origin sends the new value and moves AWSCURRENT.
 #![deny(missing_docs)]
 #![warn(clippy::all, rust_2018_idioms)]
 #![forbid(unsafe_code)]

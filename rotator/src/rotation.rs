@@ -1,7 +1,7 @@
 //! The four rotation steps and the contract's preamble.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Instant;
 
 use origin_verify_shared::{HeaderSecret, Sensitive};
 
@@ -16,6 +16,9 @@ pub enum Outcome {
     Done,
     /// Nothing to do: the reason.
     Skipped(&'static str),
+    /// testSecret on an AWSPENDING version without a value (RotateImmediately=false): the configuration
+    /// was checked, nothing was written.
+    ConfigurationChecked,
 }
 
 /// The step being run, for errors and logs.
@@ -122,8 +125,26 @@ impl Rotator {
     /// then give it to CloudFront.
     async fn set(&self, ctx: &Ctx<'_>) -> Result<Outcome, Error> {
         let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
+        // The value became readable at the latest here: the wait counts from this moment.
+        let readable = Instant::now();
         let value = self.parse(ctx, &pending.secret_string, PENDING)?.value;
-        self.wait_for_propagation(pending.created).await;
+        // Why counting from this run's own read is enough, and why nothing needs to be stored:
+        // - The guarantee (README, "Rotation") needs `ROTATION_PROPAGATION_SECONDS` between the moment the
+        //   value became readable and the first request that presents it (the origin probe, then the edges).
+        //   This run read it at `readable`, so waiting from there is enough, however long the version had
+        //   been empty before (RotateSecret creates it empty; createSecret may succeed only on a retry).
+        // - The version's CreatedDate is not used: it can be the empty version's, and whether PutSecretValue
+        //   moves it is not documented. A time createSecret wrote into the secret would be taken before the
+        //   PutSecretValue that makes the value readable (its latency and retries would come off the wait),
+        //   has no place in a plain-string secret, and would be copied into every later version.
+        // - A run stopped during the wait (timeout, kill) leaves nothing behind, so the retry waits in full
+        //   again: time lost, never safety. Once any origin sends the value, an earlier run has finished its
+        //   wait (only setSecret writes the value, and only after waiting), so a retry does not wait again.
+        if self.sent_anywhere(ctx, &value).await? {
+            tracing::info!("an origin already sends the AWSPENDING value: an earlier setSecret waited");
+        } else {
+            self.wait_for_propagation(readable).await;
+        }
         for url in &self.config.origin_test_urls {
             self.probe(ctx, url, Some(&value), PENDING).await?;
         }
@@ -148,13 +169,9 @@ impl Rotator {
         })
     }
 
-    /// Sleeps until `ROTATION_PROPAGATION_SECONDS` have passed since the version was created (a retried
-    /// setSecret does not wait again). Without a creation date, waits the whole interval.
-    async fn wait_for_propagation(&self, created: Option<SystemTime>) {
-        let elapsed = created
-            .and_then(|c| SystemTime::now().duration_since(c).ok())
-            .unwrap_or(Duration::ZERO);
-        let remaining = self.config.propagation.saturating_sub(elapsed);
+    /// Sleeps until `ROTATION_PROPAGATION_SECONDS` have passed since `readable`.
+    async fn wait_for_propagation(&self, readable: Instant) {
+        let remaining = self.config.propagation.saturating_sub(readable.elapsed());
         if !remaining.is_zero() {
             tracing::info!(
                 wait_secs = remaining.as_secs_f64(),
@@ -164,26 +181,46 @@ impl Rotator {
         }
     }
 
-    /// testSecret: both values at the origin, CloudFront deployed, then through CloudFront.
+    /// testSecret: both values at the origin, every origin sending the new one and CloudFront deployed,
+    /// then through CloudFront.
+    ///
+    /// Secrets Manager also runs testSecret alone, to test the configuration, when rotation is set up with
+    /// RotateImmediately=false (a RotationSchedule with `RotateImmediatelyOnUpdate: false`, at every stack
+    /// create and schedule change): on a temporary AWSPENDING version, without a value, that it removes
+    /// afterwards. There is no new value to test then and nothing may be written (the version will never
+    /// become current), so the step checks what a rotation will need: the current value is readable and
+    /// admitted by the origin, every distribution can be read, and the URLs through CloudFront answer.
     async fn test(&self, ctx: &Ctx<'_>) -> Result<Outcome, Error> {
-        let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
-        let pending = self.parse(ctx, &pending.secret_string, PENDING)?.value;
         let current = self.require(ctx, None, CURRENT).await?;
         let current = self.parse(ctx, &current.secret_string, CURRENT)?.value;
+        let Some(pending) = self.get_value(ctx, Some(ctx.token), PENDING).await? else {
+            for url in &self.config.origin_test_urls {
+                self.probe(ctx, url, Some(&current), CURRENT).await?;
+            }
+            self.check_distributions(ctx, &current).await?;
+            self.probe_through_cloudfront(ctx).await?;
+            return Ok(Outcome::ConfigurationChecked);
+        };
+        let pending = self.parse(ctx, &pending.secret_string, PENDING)?.value;
         for url in &self.config.origin_test_urls {
             self.probe(ctx, url, Some(&pending), PENDING).await?;
             self.probe(ctx, url, Some(&current), CURRENT).await?;
         }
-        self.wait_deployed(ctx).await?;
+        self.wait_sent_and_deployed(ctx, &pending).await?;
+        self.probe_through_cloudfront(ctx).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn probe_through_cloudfront(&self, ctx: &Ctx<'_>) -> Result<(), Error> {
         for url in &self.config.cloudfront_test_urls {
             self.probe(ctx, url, None, "no header (through CloudFront)")
                 .await?;
         }
-        Ok(Outcome::Done)
+        Ok(())
     }
 
-    /// finishSecret: AWSCURRENT moves to the new version (the old one gets AWSPREVIOUS), then AWSPENDING
-    /// comes off it.
+    /// finishSecret: once every distribution sends the new value and is deployed, AWSCURRENT moves to the
+    /// new version (the old one gets AWSPREVIOUS), then AWSPENDING comes off it.
     async fn finish(&self, ctx: &Ctx<'_>, described: &Described) -> Result<Outcome, Error> {
         // Two label moves; a retry after a stop between them (AWSCURRENT moved, AWSPENDING still on the
         // version) does only the second, so the rotation still ends clean.
@@ -193,6 +230,11 @@ impl Rotator {
             return Ok(Outcome::Skipped("the version is already AWSCURRENT"));
         }
         if !moved {
+            // The old value may be demoted only while every edge sends the new one: between testSecret and
+            // now, a stack update or a person may have put another value back into the distribution.
+            let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
+            let pending = self.parse(ctx, &pending.secret_string, PENDING)?.value;
+            self.wait_sent_and_deployed(ctx, &pending).await?;
             let Some(current) = described.version_with(CURRENT) else {
                 return Err(self.format_error(ctx, CURRENT, "no version is labelled AWSCURRENT".into()));
             };

@@ -1,7 +1,6 @@
 //! The Secrets Manager calls a rotation makes. Every call is recorded (see [`Rotator::take_calls`]).
 
 use std::collections::HashMap;
-use std::time::SystemTime;
 
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 use origin_verify_shared::Sensitive;
@@ -44,8 +43,6 @@ impl Described {
 pub struct Version {
     /// The whole SecretString.
     pub secret_string: Sensitive,
-    /// When Secrets Manager created the version (whole seconds).
-    pub created: Option<SystemTime>,
 }
 
 fn message<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
@@ -109,7 +106,6 @@ impl Rotator {
                 };
                 Ok(Some(Version {
                     secret_string: Sensitive::new(secret_string),
-                    created: out.created_date.and_then(|d| SystemTime::try_from(d).ok()),
                 }))
             }
             Err(e)

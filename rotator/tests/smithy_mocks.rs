@@ -1,10 +1,11 @@
 //! What moto cannot show, with CloudFront answered by `aws-smithy-mocks` (Secrets Manager and the origin
-//! stay real: moto and a local server): an ETag conflict, and a distribution that stays `InProgress`.
+//! stay real: moto and a local server): an ETag conflict, a distribution that stays `InProgress`, and a
+//! configuration holding settings the SDK does not model. GetDistributionConfig answers are raw HTTP
+//! bodies, as CloudFront sends them.
 
 mod common;
 
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
-use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
 use aws_sdk_cloudfront::operation::update_distribution::{UpdateDistributionError, UpdateDistributionOutput};
 use aws_sdk_cloudfront::primitives::DateTime;
 use aws_sdk_cloudfront::types::error::PreconditionFailed;
@@ -15,7 +16,7 @@ use aws_sdk_cloudfront::Client;
 use common::*;
 use origin_verify_rotator::{Error, Outcome};
 use origin_verify_testkit::aws_smithy_mocks::{mock, RuleMode};
-use origin_verify_testkit::{current_version, mocked_cf_client, Accepts};
+use origin_verify_testkit::{current_version, mocked_cf_client, stage_value, xml_response, Accepts};
 
 const MOCKED: &str = "EMOCKED";
 
@@ -55,20 +56,13 @@ async fn etag_conflict_then_success_with_smithy_mocks() {
         .await
         .unwrap();
 
+    // setSecret reads twice before its first update: whether an origin already sends the value, then to
+    // update. The distribution changes under that update.
     let read = mock!(Client::get_distribution_config)
         .sequence()
-        .output(|| {
-            GetDistributionConfigOutput::builder()
-                .distribution_config(config_with_header(OLD))
-                .e_tag("E1")
-                .build()
-        })
-        .output(|| {
-            GetDistributionConfigOutput::builder()
-                .distribution_config(config_with_header(OLD))
-                .e_tag("E2")
-                .build()
-        })
+        .http_response(|| xml_response(200, Some("E1"), &config_document(OLD)))
+        .times(2)
+        .http_response(|| xml_response(200, Some("E2"), &config_document(OLD)))
         .build();
     let conflict = mock!(Client::update_distribution)
         .match_requests(|r| r.if_match() == Some("E1"))
@@ -89,7 +83,7 @@ async fn etag_conflict_then_success_with_smithy_mocks() {
     );
     assert_eq!(
         (read.num_calls(), conflict.num_calls(), accepted.num_calls()),
-        (2, 1, 1)
+        (3, 1, 1)
     );
     let calls = rotator.take_calls();
     assert_eq!(
@@ -99,6 +93,7 @@ async fn etag_conflict_then_success_with_smithy_mocks() {
             .copied()
             .collect::<Vec<_>>(),
         [
+            "GetDistributionConfig",
             "GetDistributionConfig",
             "UpdateDistribution",
             "GetDistributionConfig",
@@ -118,12 +113,7 @@ async fn etag_conflicts_past_the_attempts_fail_the_step_with_smithy_mocks() {
         .unwrap();
     let read = mock!(Client::get_distribution_config)
         .sequence()
-        .output(|| {
-            GetDistributionConfigOutput::builder()
-                .distribution_config(config_with_header(OLD))
-                .e_tag("E")
-                .build()
-        })
+        .http_response(|| xml_response(200, Some("E"), &config_document(OLD)))
         .repeatedly()
         .build();
     let conflict = mock!(Client::update_distribution)
@@ -147,9 +137,11 @@ async fn a_distribution_in_progress_past_the_budget_fails_test_secret_with_smith
         f.rotator(&[]).run(step, &f.secret, &token).await.unwrap();
     }
     let current_before = current_version(&f.sm, &f.secret).await;
+    // The configuration sends the new value; only the deployment is late.
+    let pending = stage_value(&f.sm, &f.secret, PENDING).await.unwrap();
     let in_progress = mock!(Client::get_distribution)
         .sequence()
-        .output(|| {
+        .output(move || {
             let distribution = Distribution::builder()
                 .id(MOCKED)
                 .arn(format!("arn:aws:cloudfront::123456789012:distribution/{MOCKED}"))
@@ -157,7 +149,7 @@ async fn a_distribution_in_progress_past_the_budget_fails_test_secret_with_smith
                 .last_modified_time(DateTime::from_secs(0))
                 .in_progress_invalidation_batches(0)
                 .domain_name("d.cloudfront.net")
-                .distribution_config(config_with_header(OLD))
+                .distribution_config(config_with_header(&pending))
                 .build()
                 .unwrap();
             GetDistributionOutput::builder()
@@ -189,4 +181,34 @@ async fn a_distribution_in_progress_past_the_budget_fails_test_secret_with_smith
         current_before,
         "nothing moved: both values stay accepted"
     );
+}
+
+/// A setting of the whole distribution that the pinned SDK does not model (CloudFront adds settings often).
+const UNKNOWN_SETTING: &str = "<FutureSetting><Mode>strict</Mode><Regions><Quantity>1</Quantity>\
+<Items><Region>eu</Region></Items></Regions></FutureSetting>";
+/// The same on an origin.
+const UNKNOWN_ORIGIN_SETTING: &str = "<FutureOriginOption>on</FutureOriginOption>";
+
+/// A configuration document as GetDistributionConfig returns it: one origin `api` sending the header with
+/// `value` beside `x-other`, and the two settings above.
+fn config_document(value: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<DistributionConfig xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
+<CallerReference>mock</CallerReference><Aliases><Quantity>0</Quantity></Aliases>\
+<DefaultRootObject></DefaultRootObject>\
+<Origins><Quantity>1</Quantity><Items><Origin><Id>api</Id><DomainName>api.example.com</DomainName>\
+<OriginPath></OriginPath><CustomHeaders><Quantity>2</Quantity><Items>\
+<OriginCustomHeader><HeaderName>{HEADER}</HeaderName><HeaderValue>{value}</HeaderValue></OriginCustomHeader>\
+<OriginCustomHeader><HeaderName>x-other</HeaderName><HeaderValue>keep</HeaderValue></OriginCustomHeader>\
+</Items></CustomHeaders>\
+<CustomOriginConfig><HTTPPort>80</HTTPPort><HTTPSPort>443</HTTPSPort>\
+<OriginProtocolPolicy>https-only</OriginProtocolPolicy></CustomOriginConfig>\
+<ConnectionAttempts>3</ConnectionAttempts><ConnectionTimeout>10</ConnectionTimeout>\
+<OriginShield><Enabled>false</Enabled></OriginShield><OriginAccessControlId></OriginAccessControlId>\
+{UNKNOWN_ORIGIN_SETTING}</Origin></Items></Origins>\
+<DefaultCacheBehavior><TargetOriginId>api</TargetOriginId><ViewerProtocolPolicy>allow-all</ViewerProtocolPolicy>\
+<CachePolicyId>4135ea2d-6df8-44a3-9df3-4b5a84be39ad</CachePolicyId></DefaultCacheBehavior>\
+<Comment></Comment><Enabled>true</Enabled>{UNKNOWN_SETTING}</DistributionConfig>"
+    )
 }

@@ -199,3 +199,47 @@ pub async fn stage_rotation(sm: &aws_sdk_secretsmanager::Client, secret: &str, t
         "RotateSecret did not stage {token} as AWSPENDING: {stages:?}"
     );
 }
+
+/// Sets the header `name` (matched ignoring ASCII case) on `origin` of `distribution` to `value`, the way a
+/// stack update that re-resolves `{{resolve:secretsmanager:...}}`, or a person editing the distribution,
+/// would: read, change, UpdateDistribution with the ETag just read.
+pub async fn set_origin_header(
+    cf: &aws_sdk_cloudfront::Client,
+    distribution: &str,
+    origin: &str,
+    name: &str,
+    value: &str,
+) {
+    let out = cf
+        .get_distribution_config()
+        .id(distribution)
+        .send()
+        .await
+        .expect("GetDistributionConfig");
+    let mut config = out.distribution_config.expect("config");
+    let target = config
+        .origins
+        .as_mut()
+        .expect("origins")
+        .items
+        .iter_mut()
+        .find(|o| o.id == origin)
+        .expect("origin");
+    let headers = target
+        .custom_headers
+        .as_mut()
+        .and_then(|h| h.items.as_mut())
+        .expect("the origin sends custom headers");
+    let header = headers
+        .iter_mut()
+        .find(|h| h.header_name.eq_ignore_ascii_case(name))
+        .expect("the origin sends the header");
+    header.header_value = value.to_owned();
+    cf.update_distribution()
+        .id(distribution)
+        .if_match(out.e_tag.expect("ETag"))
+        .distribution_config(config)
+        .send()
+        .await
+        .expect("UpdateDistribution");
+}

@@ -4,9 +4,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_secretsmanager::config::{ConfigBag, Intercept};
+use aws_sdk_secretsmanager::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextMut,
+};
+use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_secretsmanager::error::BoxError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+use aws_sdk_secretsmanager::primitives::DateTime;
 use origin_verify_rotator::{Rotator, RotatorConfig};
 use origin_verify_shared::{table, Env};
 use origin_verify_testkit::*;
@@ -230,5 +234,39 @@ impl Intercept for KillSwitch {
         } else {
             Err(format!("killed: the process died after {} AWS calls", self.survives).into())
         }
+    }
+}
+
+/// Gives every GetSecretValue answer the CreatedDate `0`: plays real Secrets Manager, where a version keeps
+/// the date RotateSecret created it (empty) with, however much later createSecret stores its value. moto
+/// reports the moment of the PutSecretValue instead. Tests that use it say `mocked` in their names.
+#[derive(Debug, Clone, Copy)]
+pub struct CreatedDateAt(pub DateTime);
+
+impl CreatedDateAt {
+    /// `base`, with every GetSecretValue answer carrying this date.
+    pub fn sm(self, base: &aws_sdk_secretsmanager::Client) -> aws_sdk_secretsmanager::Client {
+        let config = base.config().to_builder().interceptor(self).build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+}
+
+impl Intercept for CreatedDateAt {
+    fn name(&self) -> &'static str {
+        "CreatedDateAt"
+    }
+
+    fn modify_before_completion(
+        &self,
+        context: &mut FinalizerInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Ok(output)) = context.output_or_error_mut() {
+            if let Some(out) = output.downcast_mut::<GetSecretValueOutput>() {
+                out.created_date = Some(self.0);
+            }
+        }
+        Ok(())
     }
 }
