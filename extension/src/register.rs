@@ -60,6 +60,22 @@ fn key(request_id: &str) -> u64 {
     h.finish()
 }
 
+/// Time left before an invocation deadline given in milliseconds since the epoch, less a margin for
+/// asking for the next event; `None` when no deadline is given.
+fn remaining(deadline_ms: u64) -> Option<std::time::Duration> {
+    const MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
+    if deadline_ms == 0 {
+        return None;
+    }
+    let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+    Some(
+        deadline
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(MARGIN),
+    )
+}
+
 /// Registers the internal extension (INVOKE events only: internal extensions never get SHUTDOWN).
 ///
 /// Must be called before `lambda_runtime::run`, which ends INIT. Returns the future that serves the
@@ -75,7 +91,15 @@ pub async fn register(
         let handled = handled.clone();
         async move {
             if let NextEvent::Invoke(invoke) = event.next {
-                cache.on_invoke_until(handled.wait(&invoke.request_id)).await;
+                let settle = cache.on_invoke_until(handled.wait(&invoke.request_id));
+                // Never past the invocation's own deadline: the response has gone out long before, and
+                // Lambda would time the invocation out and reset the sandbox. (The emulator sends 0.)
+                match remaining(invoke.deadline_ms) {
+                    Some(left) => {
+                        let _ = tokio::time::timeout(left, settle).await;
+                    }
+                    None => settle.await,
+                }
             }
             Ok::<(), lambda_extension::Error>(())
         }
@@ -98,7 +122,19 @@ pub async fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn the_wait_ends_before_the_invocation_deadline() {
+        assert_eq!(remaining(0), None, "no deadline given (the emulator)");
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let left = remaining(now_ms + 3000).expect("a deadline");
+        assert!(
+            left < Duration::from_millis(2960) && left > Duration::from_millis(2000),
+            "{left:?}"
+        );
+        assert_eq!(remaining(now_ms - 1000), Some(Duration::ZERO), "already past");
+    }
 
     #[tokio::test]
     async fn the_wait_ends_when_that_invocation_is_finished() {
