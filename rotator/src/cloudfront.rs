@@ -1,13 +1,17 @@
 //! The CloudFront side: set the header on every origin that sends it, check that they all send it, and
 //! wait for deployment.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudfront::error::{DisplayErrorContext, SdkError};
-use aws_sdk_cloudfront::types::{CustomHeaders, DistributionConfig, OriginCustomHeader};
+use aws_sdk_cloudfront::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_cloudfront::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_cloudfront::error::{BoxError, DisplayErrorContext, SdkError};
+use aws_sdk_cloudfront::types::DistributionConfig;
 use backon::{ExponentialBuilder, Retryable};
 use origin_verify_shared::Sensitive;
 
+use crate::config_document::{self, EditError};
 use crate::rotation::{Ctx, Rotator};
 use crate::Error;
 
@@ -21,91 +25,6 @@ pub enum HeaderUpdate {
     Updated(Vec<String>),
     /// Every matching origin already had the value: no UpdateDistribution call.
     AlreadySet,
-}
-
-/// The origins a distribution's header is set on, and whether any value changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    /// Ids of the origins that send (now) the header.
-    pub origins: Vec<String>,
-    /// Whether the configuration changed.
-    pub changed: bool,
-}
-
-/// Sets `header` to `value` in `config`: on the origins listed in `origin_ids` (adding the header where
-/// missing), or, when none are listed, on every origin that already sends a header of that name (matched
-/// exactly, ignoring ASCII case). Errors when nothing matches, naming what is missing.
-pub fn apply_header(
-    config: &mut DistributionConfig,
-    header: &str,
-    value: &str,
-    origin_ids: &[String],
-) -> Result<Applied, String> {
-    let origins = config
-        .origins
-        .as_mut()
-        .map(|o| o.items.as_mut_slice())
-        .unwrap_or_default();
-    if let Some(missing) = origin_ids.iter().find(|id| !origins.iter().any(|o| &o.id == *id)) {
-        return Err(format!(
-            "has no origin with id {missing:?} (CLOUDFRONT_ORIGIN_IDS)"
-        ));
-    }
-    let mut applied = Applied {
-        origins: Vec::new(),
-        changed: false,
-    };
-    for origin in origins.iter_mut() {
-        let sends_it = origin.custom_headers.as_ref().is_some_and(|h| {
-            h.items()
-                .iter()
-                .any(|h| h.header_name.eq_ignore_ascii_case(header))
-        });
-        let target = if origin_ids.is_empty() {
-            sends_it
-        } else {
-            origin_ids.contains(&origin.id)
-        };
-        if !target {
-            continue;
-        }
-        if origin.custom_headers.is_none() {
-            origin.custom_headers = Some(
-                CustomHeaders::builder()
-                    .quantity(0)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let Some(headers) = origin.custom_headers.as_mut() else {
-            continue;
-        };
-        let items = headers.items.get_or_insert_with(Vec::new);
-        match items
-            .iter_mut()
-            .find(|h| h.header_name.eq_ignore_ascii_case(header))
-        {
-            Some(h) if h.header_value == value => {}
-            Some(h) => {
-                h.header_value = value.to_owned();
-                applied.changed = true;
-            }
-            None => {
-                let added = OriginCustomHeader::builder()
-                    .header_name(header)
-                    .header_value(value)
-                    .build();
-                items.push(added.map_err(|e| e.to_string())?);
-                applied.changed = true;
-            }
-        }
-        headers.quantity = items.len() as i32;
-        applied.origins.push(origin.id.clone());
-    }
-    if applied.origins.is_empty() {
-        return Err(format!("no origin sends the header {header:?}"));
-    }
-    Ok(applied)
 }
 
 /// What one origin sends: its id, and the value of the header when it sends it.
@@ -190,6 +109,41 @@ pub fn targets(
     Ok(targets)
 }
 
+/// Keeps the body of a successful answer: the configuration document exactly as CloudFront sent it.
+#[derive(Debug, Clone, Default)]
+struct CaptureBody(Arc<Mutex<Option<Sensitive>>>);
+
+impl CaptureBody {
+    fn take(&self) -> Option<Sensitive> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl Intercept for CaptureBody {
+    fn name(&self) -> &'static str {
+        "CaptureConfigDocument"
+    }
+
+    // After deserialisation the body has been read into memory; once per attempt, so the last one wins.
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let document = response
+            .status()
+            .is_success()
+            .then(|| response.body().bytes())
+            .flatten()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(|text| Sensitive::new(text.to_owned()));
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = document;
+        Ok(())
+    }
+}
+
 enum Attempt {
     Conflict,
     Failed(Error),
@@ -249,21 +203,33 @@ impl Rotator {
             })
     }
 
+    /// One attempt: GetDistributionConfig, the header set in the document CloudFront returned (every other
+    /// byte kept, see `config_document`), UpdateDistribution with that document and the ETag just read.
     async fn try_set_distribution_header(
         &self,
         ctx: &Ctx<'_>,
         distribution: &str,
         value: &Sensitive,
     ) -> Result<HeaderUpdate, Attempt> {
+        let failed = |problem: String| {
+            Attempt::Failed(Error::ConfigDocument {
+                step: ctx.step,
+                distribution: distribution.to_owned(),
+                problem,
+            })
+        };
         self.record("GetDistributionConfig");
+        let capture = CaptureBody::default();
         let out = self
             .cf
             .get_distribution_config()
             .id(distribution)
+            .customize()
+            .interceptor(capture.clone())
             .send()
             .await
             .map_err(|e| Attempt::Failed(Self::cf_error(ctx, distribution, "GetDistributionConfig", e)))?;
-        let (Some(mut config), Some(etag)) = (out.distribution_config, out.e_tag) else {
+        let (Some(config), Some(etag)) = (out.distribution_config, out.e_tag) else {
             return Err(Attempt::Failed(Error::CloudFront {
                 step: ctx.step,
                 operation: "GetDistributionConfig",
@@ -271,33 +237,49 @@ impl Rotator {
                 message: "the answer held no configuration or no ETag".into(),
             }));
         };
-        let applied = apply_header(
-            &mut config,
-            &self.config.header,
+        let document = capture
+            .take()
+            .ok_or_else(|| failed("the answer's body could not be kept as UTF-8 text".into()))?;
+        let header = &self.config.header;
+        let edited = config_document::set_header(
+            document.expose(),
+            &origins_of(&config, header),
+            header,
             value.expose(),
             &self.config.origin_ids,
         )
-        .map_err(|problem| {
-            Attempt::Failed(Error::NoMatchingOrigin {
+        .map_err(|e| match e {
+            EditError::Document(problem) => failed(problem),
+            EditError::NoTarget(problem) => Attempt::Failed(Error::NoMatchingOrigin {
                 step: ctx.step,
                 distribution: distribution.to_owned(),
                 problem,
-            })
+            }),
         })?;
-        if !applied.changed {
+        let Some(body) = edited.document else {
             return Ok(HeaderUpdate::AlreadySet);
-        }
+        };
         self.record("UpdateDistribution");
         let result = self
             .cf
             .update_distribution()
             .id(distribution)
             .if_match(etag)
+            // Required by the SDK, and serialised by it; the request then carries the edited document
+            // instead (before signing, so the signature covers what is sent).
             .distribution_config(config)
+            .customize()
+            .mutate_request(move |request| {
+                let bytes = body.expose().as_bytes().to_vec();
+                request
+                    .headers_mut()
+                    .insert("Content-Length", bytes.len().to_string());
+                *request.body_mut() = bytes.into();
+            })
             .send()
             .await;
         match result {
-            Ok(_) => Ok(HeaderUpdate::Updated(applied.origins)),
+            Ok(_) => Ok(HeaderUpdate::Updated(edited.origins)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_precondition_failed()) => {
                 Err(Attempt::Conflict)
             }
@@ -461,125 +443,5 @@ impl Rotator {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_cloudfront::types::{Origin, Origins};
-
-    fn origin(id: &str, headers: &[(&str, &str)]) -> Origin {
-        let items: Vec<OriginCustomHeader> = headers
-            .iter()
-            .map(|(n, v)| {
-                OriginCustomHeader::builder()
-                    .header_name(*n)
-                    .header_value(*v)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let mut b = Origin::builder().id(id).domain_name(format!("{id}.example"));
-        if !items.is_empty() {
-            b = b.custom_headers(
-                CustomHeaders::builder()
-                    .quantity(items.len() as i32)
-                    .set_items(Some(items))
-                    .build()
-                    .unwrap(),
-            );
-        }
-        b.build().unwrap()
-    }
-
-    fn config(origins: Vec<Origin>) -> DistributionConfig {
-        let mut c = DistributionConfig::builder()
-            .caller_reference("r")
-            .comment("")
-            .enabled(true)
-            .build()
-            .unwrap();
-        c.origins = Some(
-            Origins::builder()
-                .quantity(origins.len() as i32)
-                .set_items(Some(origins))
-                .build()
-                .unwrap(),
-        );
-        c
-    }
-
-    fn header_of<'a>(c: &'a DistributionConfig, id: &str) -> Vec<(&'a str, &'a str)> {
-        let o = c
-            .origins
-            .as_ref()
-            .unwrap()
-            .items
-            .iter()
-            .find(|o| o.id == id)
-            .unwrap();
-        o.custom_headers
-            .as_ref()
-            .map(|h| {
-                h.items()
-                    .iter()
-                    .map(|h| (h.header_name(), h.header_value()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn sets_every_origin_that_sends_the_header_ignoring_case_only() {
-        let mut c = config(vec![
-            origin("api", &[("X-Origin-Verify", "old"), ("other", "keep")]),
-            origin("api2", &[("x-origin-verify", "old")]),
-            origin("s3", &[]),
-            origin("near", &[("x-origin-verify-2", "keep")]),
-        ]);
-        let applied = apply_header(&mut c, "x-origin-verify", "new", &[]).unwrap();
-        assert_eq!(
-            applied,
-            Applied {
-                origins: vec!["api".into(), "api2".into()],
-                changed: true
-            }
-        );
-        assert_eq!(
-            header_of(&c, "api"),
-            vec![("X-Origin-Verify", "new"), ("other", "keep")]
-        );
-        assert_eq!(header_of(&c, "api2"), vec![("x-origin-verify", "new")]);
-        assert_eq!(header_of(&c, "s3"), vec![]);
-        assert!(
-            c.origins.as_ref().unwrap().items[2].custom_headers.is_none(),
-            "untouched origin unchanged"
-        );
-        assert_eq!(header_of(&c, "near"), vec![("x-origin-verify-2", "keep")]);
-
-        let again = apply_header(&mut c, "x-origin-verify", "new", &[]).unwrap();
-        assert!(!again.changed, "already set: nothing to update");
-    }
-
-    #[test]
-    fn configured_origin_ids_restrict_and_add() {
-        let mut c = config(vec![
-            origin("api", &[("x-origin-verify", "old")]),
-            origin("other", &[]),
-        ]);
-        let applied = apply_header(&mut c, "x-origin-verify", "new", &["other".into()]).unwrap();
-        assert_eq!(applied.origins, vec!["other"]);
-        assert_eq!(header_of(&c, "api"), vec![("x-origin-verify", "old")]);
-        assert_eq!(header_of(&c, "other"), vec![("x-origin-verify", "new")]);
-        let missing = apply_header(&mut c, "x-origin-verify", "v", &["nope".into()]).unwrap_err();
-        assert!(missing.contains("nope"), "{missing}");
-    }
-
-    #[test]
-    fn no_matching_origin_is_an_error_that_names_the_header() {
-        let mut c = config(vec![origin("s3", &[])]);
-        let err = apply_header(&mut c, "x-origin-verify", "v", &[]).unwrap_err();
-        assert!(err.contains("x-origin-verify"), "{err}");
     }
 }

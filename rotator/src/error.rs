@@ -114,6 +114,17 @@ pub enum Error {
         /// What is missing.
         problem: String,
     },
+    /// The configuration document CloudFront returned cannot be edited safely (malformed, not a
+    /// `DistributionConfig`, or read differently by the SDK); nothing was changed. Never quotes the document.
+    #[error("{step}: distribution {distribution}: the configuration CloudFront returned cannot be edited in place ({problem}); nothing was changed")]
+    ConfigDocument {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// What is wrong, by position and element name.
+        problem: String,
+    },
     /// UpdateDistribution kept losing to concurrent changes.
     #[error("{step}: distribution {distribution}: the configuration changed under every one of {attempts} updates (ETag conflict); nothing was lost, retry later")]
     EtagConflict {
@@ -171,9 +182,10 @@ impl From<Error> for Diagnostic {
             Error::Config(_) => "RotatorConfig",
             Error::UnknownStep(_) | Error::Preamble { .. } => "RotationRefused",
             Error::SecretsManager { .. } | Error::Format { .. } => "SecretsManager",
-            Error::CloudFront { .. } | Error::NoMatchingOrigin { .. } | Error::EtagConflict { .. } => {
-                "CloudFront"
-            }
+            Error::CloudFront { .. }
+            | Error::NoMatchingOrigin { .. }
+            | Error::EtagConflict { .. }
+            | Error::ConfigDocument { .. } => "CloudFront",
             Error::NotDeployed { .. } => "CloudFrontNotDeployed",
             Error::NotCarried { .. } => "CloudFrontNotSendingPending",
             Error::Probe { .. } => "OriginTestFailed",

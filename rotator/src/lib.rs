@@ -12,10 +12,12 @@
 
 pub mod cloudfront;
 mod config;
+mod config_document;
 mod error;
 mod probe;
 mod rotation;
 mod secrets;
+mod xml;
 
 pub use config::{RotatorConfig, PROPAGATION_MARGIN};
 pub use error::{Error, Step};
