@@ -1,6 +1,6 @@
-//! What the rotator needs from IAM, held against what `templates/protect-existing.yaml` grants it. The
-//! template is read as text (the workspace has no YAML parser); `scripts/check-template` lints and
-//! transforms it.
+//! What the rotator needs from the templates: the IAM grants of `templates/protect-existing.yaml`, and how
+//! both schedule rotations. The templates are read as text (the workspace has no YAML parser);
+//! `scripts/check-template` lints and transforms them.
 
 use std::path::PathBuf;
 
@@ -62,5 +62,36 @@ fn protect_existing_can_grant_what_update_distribution_needs_for_lambda_edge() {
     assert!(
         deploy.contains("`EdgeFunctionArns`") && deploy.contains("lambda:EnableReplication*"),
         "docs/deploy.md says when to set it"
+    );
+}
+
+/// The lines of the template's `OriginVerifySecretRotation` resource.
+fn rotation_schedule(template: &str) -> String {
+    let mut lines = template
+        .lines()
+        .skip_while(|l| *l != "  OriginVerifySecretRotation:");
+    let first = lines.next().expect("an OriginVerifySecretRotation resource");
+    let body =
+        lines.take_while(|l| !(l.starts_with("  ") && l[2..].starts_with(|c: char| c != ' ' && c != '#')));
+    std::iter::once(first).chain(body).collect::<Vec<_>>().join("\n")
+}
+
+// Issue 12, item 9: a schedule change (and the stack's creation) tests the configuration through
+// testSecret alone instead of rotating; docs/deploy.md says why.
+#[test]
+fn both_schedules_test_the_configuration_instead_of_rotating_on_update() {
+    for template in ["template.yaml", "templates/protect-existing.yaml"] {
+        let schedule = rotation_schedule(&read(template));
+        assert!(
+            schedule.contains("Type: AWS::SecretsManager::RotationSchedule")
+                && schedule.contains("\n      RotateImmediatelyOnUpdate: false\n"),
+            "{template}: {schedule}"
+        );
+    }
+    let deploy = read("docs/deploy.md");
+    assert!(
+        deploy.contains("### Schedule changes test, they do not rotate")
+            && deploy.contains("`RotateImmediatelyOnUpdate: false`"),
+        "docs/deploy.md explains the choice"
     );
 }
