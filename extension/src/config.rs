@@ -16,16 +16,27 @@ pub struct CacheConfig {
     /// `ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS`: how long `AWSPREVIOUS` is accepted after it stopped being
     /// current. Zero disables it.
     pub previous_grace: Duration,
-    /// `ORIGIN_VERIFY_MISS_WAIT_MS`: how long a non-matching request may wait for a refresh.
+    /// `ORIGIN_VERIFY_MISS_WAIT_MS`: how long a non-matching request may wait for a refresh. 1 s by
+    /// default: a refresh on a new TLS connection with a small share of a CPU can take hundreds of ms, and
+    /// a miss whose refresh does not land in time fails the invocation instead of being denied.
     pub miss_wait: Duration,
     /// `ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS`: at most one refresh caused by a miss on a fresh snapshot
-    /// per this interval.
+    /// per this interval (at least 1 s: it is what bounds the Secrets Manager calls a flood of wrong
+    /// headers can cause in one sandbox).
     pub miss_refresh_min_interval: Duration,
     /// `ORIGIN_VERIFY_LOAD_WAIT_MS`: how long an invocation waits for the first load before failing.
     pub load_wait: Duration,
-    /// `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: a snapshot older than this fails closed. `None` = off.
+    /// `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: a snapshot older than this fails closed, so a revoked value
+    /// cannot outlive its revocation by more than this even while Secrets Manager is unreachable.
+    /// [`DEFAULT_MAX_STALENESS`] unless set; `0` turns it off (`None`).
     pub max_staleness: Option<Duration>,
 }
+
+/// The default of `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: 15 minutes, or twice the refresh interval if
+/// that is longer. Long enough to ride out a Secrets Manager blip (the refresh backoff retries every 30 s
+/// at most, so dozens of attempts), short enough that a leaked value cannot outlive an emergency rotation
+/// by more than a quarter of an hour in a sandbox that cannot refresh (README, "Revocation").
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(900);
 
 impl CacheConfig {
     /// Defaults for everything but the secret id.
@@ -38,7 +49,7 @@ impl CacheConfig {
             miss_wait: Duration::from_millis(1000),
             miss_refresh_min_interval: Duration::from_secs(5),
             load_wait: Duration::from_millis(2000),
-            max_staleness: None,
+            max_staleness: Some(DEFAULT_MAX_STALENESS),
         }
     }
 
@@ -46,10 +57,14 @@ impl CacheConfig {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let secret_id = env.required("ORIGIN_VERIFY_SECRET_ID", "set it to the secret's name or ARN")?;
         let defaults = Self::new(secret_id);
-        let max_staleness = env.seconds("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", Duration::ZERO)?;
+        let refresh_interval = env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", defaults.refresh_interval)?;
+        let max_staleness = env.seconds(
+            "ORIGIN_VERIFY_MAX_STALENESS_SECONDS",
+            DEFAULT_MAX_STALENESS.max(2 * refresh_interval),
+        )?;
         let config = Self {
             secret_key: env.string("ORIGIN_VERIFY_SECRET_KEY", &defaults.secret_key),
-            refresh_interval: env.seconds("ORIGIN_VERIFY_REFRESH_SECONDS", defaults.refresh_interval)?,
+            refresh_interval,
             previous_grace: env.seconds("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", defaults.previous_grace)?,
             miss_wait: env.millis("ORIGIN_VERIFY_MISS_WAIT_MS", defaults.miss_wait)?,
             miss_refresh_min_interval: env.seconds(
@@ -65,6 +80,13 @@ impl CacheConfig {
                 "ORIGIN_VERIFY_REFRESH_SECONDS",
                 "is 0",
                 "use at least 1 (seconds); the rotator's propagation wait is derived from it",
+            ));
+        }
+        if config.miss_refresh_min_interval.is_zero() {
+            return Err(ConfigError::new(
+                "ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS",
+                "is 0",
+                "use at least 1 (seconds): it bounds the Secrets Manager calls that wrong headers can cause",
             ));
         }
         if let Some(max) = config.max_staleness {
@@ -116,6 +138,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ORIGIN_VERIFY_REFRESH_SECONDS"));
+        let no_bound = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS", "0"),
+        ]);
+        assert!(no_bound
+            .unwrap_err()
+            .to_string()
+            .contains("ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS"));
         let stale = parse(&[
             ("ORIGIN_VERIFY_SECRET_ID", "s"),
             ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "5"),
@@ -124,6 +154,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ORIGIN_VERIFY_MAX_STALENESS_SECONDS"));
+    }
+
+    #[test]
+    fn staleness_is_bounded_unless_turned_off() {
+        let default = parse(&[("ORIGIN_VERIFY_SECRET_ID", "s")]).unwrap();
+        assert_eq!(default.max_staleness, Some(DEFAULT_MAX_STALENESS));
+        let long_refresh = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_REFRESH_SECONDS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(long_refresh.max_staleness, Some(Duration::from_secs(1200)));
+        let off = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_MAX_STALENESS_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(off.max_staleness, None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod secret;
 mod snapshot;
 
 pub use cache::{CacheStats, Decision, DenyReason, SecretCache, HANDLER_WAIT_MAX, REFRESH_WAIT_MAX};
-pub use config::CacheConfig;
+pub use config::{CacheConfig, DEFAULT_MAX_STALENESS};
 pub use error::{Error, ErrorKind};
 pub use loader::{
     client_settings, default_client, extract_value, is_transient_error, CallCounts, HasStatus, Loader,

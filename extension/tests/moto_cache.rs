@@ -392,3 +392,79 @@ async fn rotate_secrets_empty_pending_version_is_absent_for_cold_and_warm_sandbo
         assert_eq!(cache.stats().refreshes_failed, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unique_wrong_headers_on_a_fresh_snapshot_costs_one_describe_per_miss_interval() {
+    // The per-sandbox bound on the calls wrong headers can cause: a miss on a fresh snapshot refreshes
+    // only once the snapshot is ORIGIN_VERIFY_MISS_REFRESH_MIN_SECONDS old, and any refresh makes it
+    // young again. Four concurrent senders, each value new, for FLOOD.
+    const FLOOD: Duration = Duration::from_millis(3500);
+    let url = shared_moto_url();
+    let sm = sm_client(&url);
+    let name = unique_name("flood-fresh");
+    create_secret(&sm, &name, CURRENT).await;
+    let min_interval = Duration::from_secs(1);
+    let cache = new_cache(&url, &name, |c| {
+        c.miss_refresh_min_interval = min_interval;
+        c.miss_wait = Duration::from_millis(100);
+    });
+    cache.ensure_loaded().await.unwrap();
+    let before = cache.stats();
+    let started = std::time::Instant::now();
+    let mut senders = Vec::new();
+    for sender in 0..4 {
+        let cache = Arc::clone(&cache);
+        senders.push(tokio::spawn(async move {
+            let mut sent = 0u64;
+            while started.elapsed() < FLOOD && sent < 200_000 {
+                let value = format!("{WRONG}-{sender}-{sent}");
+                let decision = cache.decide(value.as_bytes()).await.expect("a decision");
+                assert_eq!(decision, Decision::Deny(DenyReason::NoMatch));
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    let mut sent = 0;
+    for s in senders {
+        sent += s.await.unwrap();
+    }
+    let lasted = started.elapsed();
+    let after = cache.stats();
+    let describes = after.describe_calls - before.describe_calls;
+    let bound = lasted.as_secs_f64() / min_interval.as_secs_f64();
+    println!("{sent} unique wrong headers in {lasted:?}: {describes} DescribeSecret, 0 GetSecretValue");
+    assert!(sent > 100, "a flood: {sent}");
+    assert!(
+        describes as f64 <= bound.ceil(),
+        "{describes} calls > {bound}: {after:?}"
+    );
+    assert_eq!(
+        after.get_value_calls, before.get_value_calls,
+        "nothing new to fetch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_past_the_max_staleness_fails_closed_even_for_the_current_value() {
+    // Revocation: a sandbox that cannot refresh stops admitting what it holds once the snapshot is
+    // older than ORIGIN_VERIFY_MAX_STALENESS_SECONDS (on by default).
+    let mut moto = Moto::spawn().await;
+    let sm = sm_client(&moto.url);
+    let name = unique_name("max-stale");
+    create_secret(&sm, &name, CURRENT).await;
+    let interval = Duration::from_secs(1);
+    let cache = new_cache(&moto.url, &name, |c| {
+        c.refresh_interval = interval;
+        c.max_staleness = Some(2 * interval);
+        c.miss_wait = Duration::from_millis(100);
+    });
+    cache.ensure_loaded().await.unwrap();
+    moto.stop().await;
+    let_snapshot_go_stale(interval).await;
+    assert_eq!(decide(&cache, CURRENT).await, Decision::Allow(Stage::Current));
+    // The passing of time past the bound is the condition.
+    tokio::time::sleep(interval).await;
+    let outcome = cache.decide(CURRENT.as_bytes()).await;
+    assert!(matches!(outcome, Err(Error::TooStale { .. })), "{outcome:?}");
+}
