@@ -51,6 +51,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A header's value could not be read from its file or environment variable. Neither the value nor
+    /// any part of the file is shown.
+    #[error("header {header:?}: no value from {from}: {reason}")]
+    HeaderValue {
+        /// The header name.
+        header: String,
+        /// The file or variable, as [`ValueSource`](crate::ValueSource) displays it.
+        from: String,
+        /// What is wrong (not set, empty, unreadable, ...).
+        reason: String,
+    },
+
     /// A plan parameter is out of range (zero rate, zero duration, ...).
     #[error("bad plan: {0}")]
     InvalidPlan(String),

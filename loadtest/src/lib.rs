@@ -38,6 +38,7 @@ mod rotate;
 mod run;
 mod timeline;
 mod units;
+mod value_source;
 
 pub use error::Error;
 pub use plan::{Expect, Mode, Plan, Target};
@@ -46,3 +47,4 @@ pub use report::{Latency, PlanInfo, Report, Second, StatusClass, StatusKey, Targ
 pub use rotate::{run_rotations, secrets_manager_client, RotationAction, RotationOutcome, RotationSchedule};
 pub use run::{run, run_with_progress};
 pub use timeline::{Marker, Timeline};
+pub use value_source::{ValueSource, MAX_VALUE_BYTES};

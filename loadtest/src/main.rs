@@ -12,7 +12,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use origin_verify_loadtest::{
     run, run_rotations, secrets_manager_client, Expect, Mode, Plan, RotationAction, RotationSchedule, Target,
-    Timeline,
+    Timeline, ValueSource,
 };
 
 /// Drive URLs at a fixed rate, check what each must answer, mark rotations, write a report.
@@ -29,6 +29,12 @@ Examples:
   origin-verify-load --remote --through https://d111.cloudfront.net/hello \\
       --direct https://abc.execute-api.eu-west-1.amazonaws.com/hello --rotate-at 60s --rotate-secret my-secret \\
       --duration 5m --rate 20
+  HEADER_VALUE=... origin-verify-load --target wrong=http://127.0.0.1:9090/hello,expect=refused \\
+      --header-env x-origin-verify=HEADER_VALUE
+
+Header values come from a file (--header-file) or the environment (--header-env), never the command line,
+which every user of the machine can read. Proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) are ignored:
+requests go straight to the targets, in local and remote mode.
 
 Exit status: 0 no violations; 1 violations (or a rotation that failed); 2 usage or configuration error."
 )]
@@ -45,8 +51,19 @@ struct Args {
     #[arg(long, value_name = "NAME=URL[,expect=2xx|refused|any]")]
     target: Vec<String>,
 
-    /// Header added to every request (its value is never written to the report).
-    #[arg(long, value_name = "NAME:VALUE")]
+    /// Header added to every request, its value read from FILE (trailing line breaks dropped). The value
+    /// is never written to the report.
+    #[arg(long, value_name = "NAME=FILE")]
+    header_file: Vec<String>,
+
+    /// Header added to every request, its value read from the environment variable VARIABLE. The value
+    /// is never written to the report.
+    #[arg(long, value_name = "NAME=VARIABLE")]
+    header_env: Vec<String>,
+
+    /// Refused (kept only to say so): a value on the command line is visible to every user of the
+    /// machine. Use --header-file or --header-env.
+    #[arg(long, value_name = "NAME:VALUE", hide = true)]
     header: Vec<String>,
 
     /// Requests started per second, per target, whatever the responses do.
@@ -187,17 +204,7 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
             ErrorKind::MissingRequiredArgument,
         ));
     }
-    let mut headers = Vec::new();
-    for spec in &args.header {
-        // The value may be the secret: never echo it.
-        let (name, value) = spec.split_once(':').ok_or_else(|| {
-            Failure::Usage(
-                "--header wants NAME:VALUE (no ':' found)".into(),
-                ErrorKind::InvalidValue,
-            )
-        })?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
+    let headers = headers(args)?;
     for target in &mut targets {
         target.headers.extend(headers.iter().cloned());
     }
@@ -209,6 +216,50 @@ fn plan(args: &Args) -> Result<Plan, Failure> {
         mode: if args.remote { Mode::Remote } else { Mode::Local },
         request_timeout: args.timeout,
     })
+}
+
+/// The extra headers, their values read from files and environment variables.
+fn headers(args: &Args) -> Result<Vec<(String, String)>, Failure> {
+    if !args.header.is_empty() {
+        // Too late for this run's argv, which is on show while the process lives; refusing at least makes
+        // the caller move the value before the next. What was given is not repeated: it may be the secret.
+        return Err(Failure::Usage(
+            "--header no longer takes a value: a command line is visible to every user of the machine \
+             (ps, /proc/PID/cmdline). Put the value in a file and pass --header-file NAME=FILE, or in an \
+             environment variable and pass --header-env NAME=VARIABLE"
+                .into(),
+            ErrorKind::ArgumentConflict,
+        ));
+    }
+    let files = args
+        .header_file
+        .iter()
+        .map(|spec| ("--header-file", "NAME=FILE", spec));
+    let envs = args
+        .header_env
+        .iter()
+        .map(|spec| ("--header-env", "NAME=VARIABLE", spec));
+    let mut headers = Vec::new();
+    for (flag, form, spec) in files.chain(envs) {
+        let (name, place) = spec
+            .split_once('=')
+            .filter(|(name, place)| !name.trim().is_empty() && !place.is_empty())
+            .ok_or_else(|| {
+                Failure::Usage(
+                    format!("{flag} wants {form}, got {spec:?}"),
+                    ErrorKind::InvalidValue,
+                )
+            })?;
+        let name = name.trim();
+        let source = if flag == "--header-file" {
+            ValueSource::File(PathBuf::from(place))
+        } else {
+            ValueSource::Env(place.to_owned())
+        };
+        let value = source.read(name).map_err(|e| Failure::Config(e.to_string()))?;
+        headers.push((name.to_owned(), value));
+    }
+    Ok(headers)
 }
 
 async fn rotation_action(args: &Args, plan: &Plan) -> Result<Option<RotationAction>, Failure> {

@@ -23,7 +23,8 @@ const GRACE: Duration = Duration::from_millis(500);
 ///
 /// Nothing is sent unless the whole plan is valid (see [`Plan::validate`]). Requests start at
 /// `rate_per_target` per second per target, whatever the responses do, for `plan.duration`; requests
-/// still in flight then get up to `request_timeout`.
+/// still in flight then get up to `request_timeout`. Requests go straight to their targets: proxy
+/// environment variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored in both modes.
 pub async fn run(plan: &Plan, timeline: Timeline) -> Result<Report, Error> {
     run_with_progress(plan, timeline, Progress::Stderr).await
 }
@@ -37,6 +38,12 @@ pub async fn run_with_progress(plan: &Plan, timeline: Timeline, progress: Progre
         // A redirect is an answer to count, not to follow: following it would also let a local-mode
         // run reach a host that was never checked.
         .redirect(reqwest::redirect::Policy::none())
+        // No proxy in either mode, whatever HTTP_PROXY/HTTPS_PROXY/ALL_PROXY say (reqwest follows them
+        // by default, loopback included). A proxy receives every header sent through it, the secret too
+        // (in the clear for an http:// target), and those variables are ambient: set for other tools,
+        // inherited unnoticed. Local mode: nothing may leave the machine. Remote mode: the same, and a
+        // proxy in the path would be measured along with the target.
+        .no_proxy()
         .pool_max_idle_per_host(plan.max_in_flight)
         .user_agent(concat!("origin-verify-load/", env!("CARGO_PKG_VERSION")))
         .build()

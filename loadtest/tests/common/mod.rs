@@ -1,5 +1,6 @@
 //! A tiny HTTP origin for the tests: `/ok` answers 200, `/refused` 403, `/slow` 200 after 300 ms,
 //! `/guarded` 200 only with `x-origin-verify: let-me-in` (403 otherwise). It counts every request.
+//! And a proxy trap: a listener that only counts the connections made to it.
 
 #![allow(dead_code)]
 
@@ -85,4 +86,48 @@ async fn answer(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
     let mut response = Response::new(Full::new(Bytes::from_static(b"hello\n")));
     *response.status_mut() = status;
     Ok(response)
+}
+
+/// A listener standing where a proxy would be: it counts the connections made to it and closes each at
+/// once, so a request sent through it fails (and shows) instead of hanging.
+pub struct ProxyTrap {
+    pub addr: SocketAddr,
+    connections: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProxyTrap {
+    pub async fn start() -> ProxyTrap {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+            }
+        });
+        ProxyTrap {
+            addr,
+            connections,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ProxyTrap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
