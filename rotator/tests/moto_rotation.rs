@@ -414,3 +414,36 @@ async fn test_secret_alone_on_an_empty_pending_version_checks_and_changes_nothin
     assert_eq!(f.labels(&token).await, [CURRENT]);
     assert_eq!(f.labels(&old_version).await, [PREVIOUS]);
 }
+
+// Issue 12, item 7, on moto: with `CLOUDFRONT_ORIGIN_IDS`, the header is added to a listed origin that does
+// not send it (elements inserted into the document CloudFront returned), and CloudFront takes the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_origin_ids_get_the_header_added_in_the_returned_document() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    let ids = format!("{D1_ORIGIN},{D1_BARE_ORIGIN}");
+    let rotator = f.rotator(&[
+        ("CLOUDFRONT_DISTRIBUTION_IDS", f.d1.as_str()),
+        ("CLOUDFRONT_ORIGIN_IDS", ids.as_str()),
+    ]);
+    for step in STEPS {
+        rotator
+            .run(step, &f.secret, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let new = stage_value(&f.sm, &f.secret, CURRENT).await.unwrap();
+    let api = origin_verify_testkit::origin_headers(&f.cf, &f.d1, D1_ORIGIN).await;
+    assert!(
+        api == [
+            (HEADER.to_owned(), new.clone()),
+            ("x-other".to_owned(), "keep".to_owned())
+        ],
+        "{D1_ORIGIN}: value replaced, the other header kept"
+    );
+    let bare = origin_verify_testkit::origin_headers(&f.cf, &f.d1, D1_BARE_ORIGIN).await;
+    assert!(
+        bare == [(HEADER.to_owned(), new)],
+        "{D1_BARE_ORIGIN}: header added"
+    );
+}

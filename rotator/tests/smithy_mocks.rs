@@ -257,3 +257,38 @@ async fn settings_the_sdk_does_not_model_are_sent_back_unchanged_mocked() {
         "not the document CloudFront returned with only the header's value changed"
     );
 }
+
+// Issue 12, item 7: a document this code cannot edit in place is never replaced by the SDK's rendering of
+// it: the step fails, naming the distribution, and nothing is sent. (A document type declaration: the
+// SDK's parser skips it, this one refuses it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_it_cannot_edit_in_place_fails_set_secret_and_sends_nothing_mocked() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let token = f.stage().await;
+    f.rotator(&[])
+        .run("createSecret", &f.secret, &token)
+        .await
+        .unwrap();
+    let read = mock!(Client::get_distribution_config)
+        .sequence()
+        .http_response(|| {
+            let document = config_document(OLD).replacen("\n", "\n<!DOCTYPE DistributionConfig>\n", 1);
+            xml_response(200, Some("E1"), &document)
+        })
+        .repeatedly()
+        .build();
+    let update = mock!(Client::update_distribution)
+        .then_output(|| UpdateDistributionOutput::builder().e_tag("E2").build());
+    let (cf, sent) = recording_mocked_cf_client(RuleMode::MatchAny, &[&read, &update]);
+    let rotator = f.rotator_with(&[("CLOUDFRONT_DISTRIBUTION_IDS", MOCKED)], cf);
+
+    let err = rotator.run("setSecret", &f.secret, &token).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ConfigDocument { distribution, .. } if distribution == MOCKED),
+        "{err}"
+    );
+    assert_eq!(update.num_calls(), 0);
+    assert!(sent.put_bodies().is_empty(), "something was sent");
+    let pending = stage_value(&f.sm, &f.secret, PENDING).await.unwrap();
+    assert!(!err.to_string().contains(&pending) && !err.to_string().contains(OLD));
+}
