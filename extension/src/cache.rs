@@ -17,6 +17,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use tokio::sync::watch;
 
 use crate::loader::{CallCounts, Loader};
+use crate::metrics::{Counter, Metrics};
 use crate::secret::Presented;
 use crate::snapshot::{Snapshot, Stage};
 use crate::Error;
@@ -86,11 +87,13 @@ pub struct SecretCache {
     backoff: Mutex<Option<ExponentialBackoff>>,
     refreshes_ok: AtomicU64,
     refreshes_failed: AtomicU64,
+    metrics: Metrics,
 }
 
 impl SecretCache {
     /// An empty cache that will load through `loader`.
     pub fn new(loader: Loader) -> Arc<Self> {
+        let metrics = Metrics::new(loader.config().metrics_interval, &loader.config().function_name);
         Arc::new(Self {
             loader,
             snapshot: ArcSwapOption::empty(),
@@ -101,7 +104,13 @@ impl SecretCache {
             backoff: Mutex::new(None),
             refreshes_ok: AtomicU64::new(0),
             refreshes_failed: AtomicU64::new(0),
+            metrics,
         })
+    }
+
+    /// What this process counted since its last metrics line (the authorizer adds its own deny reasons).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// A cache that starts out holding `snapshot` (benchmarks, and tests that need no Secrets Manager).
@@ -136,6 +145,20 @@ impl SecretCache {
     /// Errors only when nothing is loaded (or the snapshot is past the configured maximum staleness):
     /// the caller then fails the invocation, which API Gateway does not cache.
     pub async fn decide(self: &Arc<Self>, value: &[u8]) -> Result<Decision, Error> {
+        let outcome = self.decide_uncounted(value).await;
+        self.metrics.count(match &outcome {
+            Ok(Decision::Allow(Stage::Current)) => Counter::AllowsCurrent,
+            Ok(Decision::Allow(Stage::Pending)) => Counter::AllowsPending,
+            Ok(Decision::Allow(Stage::Previous)) => Counter::AllowsPrevious,
+            Ok(Decision::Deny(DenyReason::NoMatch)) => Counter::DeniesNoMatch,
+            Ok(Decision::Deny(DenyReason::Unmatchable)) => Counter::DeniesEmptyOrOversized,
+            Err(_) => Counter::FailedClosed,
+        });
+        outcome
+    }
+
+    #[inline]
+    async fn decide_uncounted(self: &Arc<Self>, value: &[u8]) -> Result<Decision, Error> {
         let Some(presented) = Presented::new(value) else {
             return Ok(Decision::Deny(DenyReason::Unmatchable));
         };
@@ -144,6 +167,7 @@ impl SecretCache {
             let guard = self.snapshot.load();
             if let Some(snap) = guard.as_deref() {
                 let age = snap.age(now);
+                self.metrics.snapshot_age(age);
                 if age >= self.config().refresh_interval {
                     self.start_refresh(now);
                 }
@@ -173,6 +197,7 @@ impl SecretCache {
         let refreshing = (stale || age >= self.config().miss_refresh_min_interval) && self.start_refresh(now);
         if refreshing {
             self.wait_for_refresh(&seen, now + self.config().miss_wait).await;
+            self.metrics.miss_waited(now.elapsed());
         }
         let now = Instant::now();
         let guard = self.snapshot.load();
@@ -261,6 +286,8 @@ impl SecretCache {
                 break;
             }
         }
+        // Off the request path: the response has gone out, the sandbox is not frozen yet.
+        self.metrics.flush_if_due(Instant::now());
     }
 
     fn config(&self) -> &crate::CacheConfig {
@@ -321,8 +348,15 @@ impl SecretCache {
         // and the waiters must wake: otherwise one bad answer would freeze the snapshot for good.
         let _end = RefreshEnd(&self);
         let held = self.snapshot.load_full();
-        match self.loader.load(held.as_deref()).await {
+        let calls_before = self.loader.calls().total();
+        let loaded = self.loader.load(held.as_deref()).await;
+        self.metrics.add(
+            Counter::SecretsManagerCalls,
+            self.loader.calls().total() - calls_before,
+        );
+        match loaded {
             Ok(snap) => {
+                self.metrics.count(Counter::Refreshes);
                 self.log_loaded(held.as_deref(), &snap);
                 self.snapshot.store(Some(Arc::new(snap)));
                 self.refreshes_ok.fetch_add(1, Ordering::Relaxed);
@@ -331,6 +365,7 @@ impl SecretCache {
             }
             Err(err) => {
                 self.refreshes_failed.fetch_add(1, Ordering::Relaxed);
+                self.metrics.count(Counter::RefreshFailures);
                 let delay = {
                     let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
                     backoff

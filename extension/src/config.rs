@@ -30,6 +30,11 @@ pub struct CacheConfig {
     /// cannot outlive its revocation by more than this even while Secrets Manager is unreachable.
     /// [`DEFAULT_MAX_STALENESS`] unless set; `0` turns it off (`None`).
     pub max_staleness: Option<Duration>,
+    /// `ORIGIN_VERIFY_METRICS_SECONDS`: at most one metrics line (CloudWatch EMF) per this interval;
+    /// `0` turns metrics off (`None`).
+    pub metrics_interval: Option<Duration>,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
+    pub function_name: String,
 }
 
 /// The default of `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: 15 minutes, or twice the refresh interval if
@@ -50,6 +55,8 @@ impl CacheConfig {
             miss_refresh_min_interval: Duration::from_secs(5),
             load_wait: Duration::from_millis(2000),
             max_staleness: Some(DEFAULT_MAX_STALENESS),
+            metrics_interval: Some(Duration::from_secs(60)),
+            function_name: "origin-verify-authorizer".to_owned(),
         }
     }
 
@@ -73,6 +80,12 @@ impl CacheConfig {
             )?,
             load_wait: env.millis("ORIGIN_VERIFY_LOAD_WAIT_MS", defaults.load_wait)?,
             max_staleness: (!max_staleness.is_zero()).then_some(max_staleness),
+            metrics_interval: Some(env.seconds(
+                "ORIGIN_VERIFY_METRICS_SECONDS",
+                defaults.metrics_interval.unwrap_or_default(),
+            )?)
+            .filter(|d| !d.is_zero()),
+            function_name: env.string("AWS_LAMBDA_FUNCTION_NAME", &defaults.function_name),
             secret_id: defaults.secret_id,
         };
         if config.refresh_interval.is_zero() {
@@ -172,6 +185,23 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(off.max_staleness, None);
+    }
+
+    #[test]
+    fn metrics_are_on_every_minute_unless_turned_off() {
+        let default = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn-1"),
+        ])
+        .unwrap();
+        assert_eq!(default.metrics_interval, Some(Duration::from_secs(60)));
+        assert_eq!(default.function_name, "fn-1");
+        let off = parse(&[
+            ("ORIGIN_VERIFY_SECRET_ID", "s"),
+            ("ORIGIN_VERIFY_METRICS_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(off.metrics_interval, None);
     }
 
     #[test]

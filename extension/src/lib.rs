@@ -11,6 +11,7 @@ mod cache;
 mod config;
 mod error;
 mod loader;
+pub mod metrics;
 mod register;
 mod secret;
 mod snapshot;
