@@ -287,7 +287,11 @@ impl SecretCache {
             }
         }
         // Off the request path: the response has gone out, the sandbox is not frozen yet.
-        self.metrics.flush_if_due(Instant::now());
+        let since_rotation = self
+            .loader
+            .rotated_at()
+            .and_then(|at| std::time::SystemTime::now().duration_since(at).ok());
+        self.metrics.flush_if_due(Instant::now(), since_rotation);
     }
 
     fn config(&self) -> &crate::CacheConfig {

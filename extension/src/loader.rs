@@ -91,6 +91,8 @@ pub struct Loader {
     client: Client,
     config: CacheConfig,
     calls: CallCounts,
+    /// The secret's last rotation (or creation) as DescribeSecret last said, in epoch seconds; 0 = unknown.
+    rotated_at: AtomicU64,
 }
 
 impl Loader {
@@ -100,6 +102,7 @@ impl Loader {
             client,
             config,
             calls: CallCounts::default(),
+            rotated_at: AtomicU64::new(0),
         }
     }
 
@@ -111,6 +114,15 @@ impl Loader {
     /// Secrets Manager calls made so far.
     pub fn calls(&self) -> &CallCounts {
         &self.calls
+    }
+
+    /// When the secret last rotated (when it was created, if it never has), as the last DescribeSecret
+    /// said: for the "no rotation for too long" metric.
+    pub fn rotated_at(&self) -> Option<SystemTime> {
+        match self.rotated_at.load(Ordering::Relaxed) {
+            0 => None,
+            secs => Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        }
     }
 
     /// Loads a new snapshot, reusing every version `held` already has.
@@ -207,6 +219,11 @@ impl Loader {
             .await
             .map_err(|e| self.sdk_error("DescribeSecret", e))?;
         let last_rotated = out.last_rotated_date.and_then(|d| SystemTime::try_from(d).ok());
+        let rotated_or_created =
+            last_rotated.or_else(|| out.created_date.and_then(|d| SystemTime::try_from(d).ok()));
+        if let Some(at) = rotated_or_created.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) {
+            self.rotated_at.store(at.as_secs(), Ordering::Relaxed);
+        }
         Stages::from_describe(
             &self.config.secret_id,
             out.version_ids_to_stages.as_ref(),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use origin_verify_shared::emf::{Emf, Unit};
+use origin_verify_shared::emf::{names, Emf, Unit};
 
 /// Everything counted. The metric names are the variants' [`Counter::name`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub enum Counter {
     MissWaits,
 }
 
+// The enum's order is the names list's order: one list of user-facing names.
+const _: () = assert!(Counter::ALL.len() + 3 == names::AUTHORIZER.len());
+
 impl Counter {
     /// Every counter, in a fixed order.
     pub const ALL: [Counter; 14] = [
@@ -65,43 +68,13 @@ impl Counter {
         Counter::MissWaits,
     ];
 
-    /// The metric's name in CloudWatch.
+    /// The metric's name in CloudWatch (the list in `origin_verify_shared::emf::names`).
     pub fn name(self) -> &'static str {
-        match self {
-            Counter::AllowsCurrent => "AllowsCurrent",
-            Counter::AllowsPending => "AllowsPending",
-            Counter::AllowsPrevious => "AllowsPrevious",
-            Counter::DeniesNoMatch => "DeniesNoMatch",
-            Counter::DeniesEmptyOrOversized => "DeniesEmptyOrOversized",
-            Counter::DeniesMissing => "DeniesMissing",
-            Counter::DeniesRepeated => "DeniesRepeated",
-            Counter::DeniesMalformed => "DeniesMalformed",
-            Counter::DeniesIdentitySource => "DeniesIdentitySource",
-            Counter::FailedClosed => "FailedClosed",
-            Counter::Refreshes => "Refreshes",
-            Counter::RefreshFailures => "RefreshFailures",
-            Counter::SecretsManagerCalls => "SecretsManagerCalls",
-            Counter::MissWaits => "MissWaits",
-        }
+        names::AUTHORIZER[self as usize]
     }
 }
 
-/// The largest snapshot age at decision time in the interval, in seconds.
-pub const SNAPSHOT_AGE_MAX: &str = "SnapshotAgeMax";
-/// The longest a miss waited for a refresh in the interval, in milliseconds.
-pub const MISS_WAIT_MAX: &str = "MissWaitMax";
-/// The CloudWatch namespace of every metric origin-verify prints.
-pub const NAMESPACE: &str = "OriginVerify";
-/// The one dimension of the authorizer's metrics.
-pub const FUNCTION_DIMENSION: &str = "FunctionName";
-
-/// Every metric name the authorizer prints (the template's alarms and dashboard may name only these).
-pub fn metric_names() -> impl Iterator<Item = &'static str> {
-    Counter::ALL
-        .iter()
-        .map(|c| c.name())
-        .chain([SNAPSHOT_AGE_MAX, MISS_WAIT_MAX])
-}
+use names::{MISS_WAIT_MAX, SECONDS_SINCE_ROTATION, SNAPSHOT_AGE_MAX};
 
 /// The counters of one process.
 #[derive(Debug)]
@@ -173,7 +146,9 @@ impl Metrics {
 
     /// The EMF document of everything counted since the last one, resetting the counters, if the
     /// interval has passed since the last line (or `force`). `None` when not due or turned off.
-    pub fn take_if_due(&self, now: Instant, force: bool) -> Option<Emf> {
+    ///
+    /// `since_rotation`: the secret's age since its last rotation, as last described (a gauge, not reset).
+    pub fn take_if_due(&self, now: Instant, force: bool, since_rotation: Option<Duration>) -> Option<Emf> {
         let interval = self.interval?;
         {
             let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
@@ -182,22 +157,25 @@ impl Metrics {
             }
             *last = now;
         }
-        let mut emf = Emf::new(NAMESPACE, &[(FUNCTION_DIMENSION, &self.function)]);
+        let mut emf = Emf::new(names::NAMESPACE, &[(names::FUNCTION, &self.function)]);
         for c in Counter::ALL {
             let n = self.counts[c as usize].swap(0, Ordering::Relaxed);
             emf = emf.metric(c.name(), Unit::Count, n as f64);
         }
         let age_ms = self.snapshot_age_max_ms.swap(0, Ordering::Relaxed);
         let wait_ms = self.miss_wait_max_ms.swap(0, Ordering::Relaxed);
-        Some(
-            emf.metric(SNAPSHOT_AGE_MAX, Unit::Seconds, age_ms as f64 / 1000.0)
-                .metric(MISS_WAIT_MAX, Unit::Milliseconds, wait_ms as f64),
-        )
+        emf = emf
+            .metric(SNAPSHOT_AGE_MAX, Unit::Seconds, age_ms as f64 / 1000.0)
+            .metric(MISS_WAIT_MAX, Unit::Milliseconds, wait_ms as f64);
+        if let Some(age) = since_rotation {
+            emf = emf.metric(SECONDS_SINCE_ROTATION, Unit::Seconds, age.as_secs() as f64);
+        }
+        Some(emf)
     }
 
     /// Prints the line if due (the extension calls it after each invocation).
-    pub fn flush_if_due(&self, now: Instant) {
-        if let Some(emf) = self.take_if_due(now, false) {
+    pub fn flush_if_due(&self, now: Instant, since_rotation: Option<Duration>) {
+        if let Some(emf) = self.take_if_due(now, false, since_rotation) {
             emf.print();
         }
     }
@@ -218,9 +196,13 @@ mod tests {
         m.snapshot_age(Duration::from_millis(1500));
         m.snapshot_age(Duration::from_millis(500));
         m.miss_waited(Duration::from_millis(40));
-        assert!(m.take_if_due(start, false).is_none(), "not due yet");
+        assert!(m.take_if_due(start, false, None).is_none(), "not due yet");
         let line = m
-            .take_if_due(start + Duration::from_secs(61), false)
+            .take_if_due(
+                start + Duration::from_secs(61),
+                false,
+                Some(Duration::from_secs(7)),
+            )
             .expect("due")
             .line(std::time::SystemTime::now());
         let values = validate(&line).expect("valid EMF");
@@ -231,13 +213,27 @@ mod tests {
         assert_eq!(value(SNAPSHOT_AGE_MAX), Some(1.5));
         assert_eq!(value(MISS_WAIT_MAX), Some(40.0));
         assert_eq!(value("MissWaits"), Some(1.0));
-        assert_eq!(values.len(), metric_names().count());
+        assert_eq!(value(SECONDS_SINCE_ROTATION), Some(7.0));
+        assert_eq!(
+            values.len(),
+            names::AUTHORIZER.len(),
+            "every authorizer metric, once"
+        );
         assert!(values
             .iter()
             .all(|v| v.dimensions == [("FunctionName".to_owned(), "auth".to_owned())]));
         // Reset: the next line counts from zero, and not before another interval.
-        assert!(m.take_if_due(start + Duration::from_secs(62), false).is_none());
+        assert!(m
+            .take_if_due(start + Duration::from_secs(62), false, None)
+            .is_none());
         assert_eq!(m.get(Counter::AllowsCurrent), 0);
+    }
+
+    #[test]
+    fn counters_carry_their_own_names() {
+        assert_eq!(Counter::AllowsCurrent.name(), "AllowsCurrent");
+        assert_eq!(Counter::DeniesIdentitySource.name(), "DeniesIdentitySource");
+        assert_eq!(Counter::MissWaits.name(), "MissWaits");
     }
 
     #[test]
@@ -245,7 +241,7 @@ mod tests {
         let m = Metrics::new(None, "auth");
         m.count(Counter::FailedClosed);
         assert!(m
-            .take_if_due(Instant::now() + Duration::from_secs(3600), true)
+            .take_if_due(Instant::now() + Duration::from_secs(3600), true, None)
             .is_none());
     }
 }

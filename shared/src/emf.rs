@@ -15,6 +15,78 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+/// Every metric origin-verify prints, in one place: the functions print only these, and the templates'
+/// alarms and dashboard may name only these (a test holds both to this list).
+pub mod names {
+    /// The CloudWatch namespace of every metric origin-verify prints.
+    pub const NAMESPACE: &str = "OriginVerify";
+    /// The dimension every metric carries: the Lambda function's name.
+    pub const FUNCTION: &str = "FunctionName";
+    /// The rotator's per-step metrics also carry the step.
+    pub const STEP: &str = "Step";
+
+    /// The authorizer's metrics (counts unless the name says otherwise).
+    pub const AUTHORIZER: &[&str] = &[
+        "AllowsCurrent",
+        "AllowsPending",
+        "AllowsPrevious",
+        "DeniesNoMatch",
+        "DeniesEmptyOrOversized",
+        "DeniesMissing",
+        "DeniesRepeated",
+        "DeniesMalformed",
+        "DeniesIdentitySource",
+        "FailedClosed",
+        "Refreshes",
+        "RefreshFailures",
+        "SecretsManagerCalls",
+        "MissWaits",
+        SNAPSHOT_AGE_MAX,
+        MISS_WAIT_MAX,
+        SECONDS_SINCE_ROTATION,
+    ];
+    /// The largest snapshot age at decision time in the interval, in seconds.
+    pub const SNAPSHOT_AGE_MAX: &str = "SnapshotAgeMax";
+    /// The longest a miss waited for a refresh in the interval, in milliseconds.
+    pub const MISS_WAIT_MAX: &str = "MissWaitMax";
+    /// Seconds since the secret last rotated (since its creation if it never has), as DescribeSecret
+    /// reported at the last refresh: what the "no rotation for too long" alarm watches.
+    pub const SECONDS_SINCE_ROTATION: &str = "SecondsSinceRotation";
+
+    /// The rotator's per-step metrics (dimensions: function and step).
+    pub const ROTATOR_STEP: &[&str] = &[STEP_DURATION, STEP_SUCCEEDED, STEP_FAILED];
+    /// How long a step ran, in milliseconds.
+    pub const STEP_DURATION: &str = "StepDuration";
+    /// A step that ended without error (1 per run).
+    pub const STEP_SUCCEEDED: &str = "StepSucceeded";
+    /// A step that failed (1 per run).
+    pub const STEP_FAILED: &str = "StepFailed";
+    /// The rotator's per-rotation metrics (dimension: function), printed when finishSecret completes.
+    pub const ROTATOR_ROTATION: &[&str] = &[
+        ROTATIONS_COMPLETED,
+        ROTATION_SECONDS,
+        PROPAGATION_WAIT_SECONDS,
+        DEPLOY_WAIT_SECONDS,
+    ];
+    /// A rotation that completed (1 per rotation).
+    pub const ROTATIONS_COMPLETED: &str = "RotationsCompleted";
+    /// From the pending version's creation to finishSecret's end, in seconds.
+    pub const ROTATION_SECONDS: &str = "RotationSeconds";
+    /// setSecret's propagation wait, in seconds.
+    pub const PROPAGATION_WAIT_SECONDS: &str = "PropagationWaitSeconds";
+    /// testSecret's (and finishSecret's) wait for CloudFront's `Deployed`, in seconds.
+    pub const DEPLOY_WAIT_SECONDS: &str = "DeployWaitSeconds";
+
+    /// Every name, for cross-checks.
+    pub fn all() -> impl Iterator<Item = &'static str> {
+        AUTHORIZER
+            .iter()
+            .chain(ROTATOR_STEP)
+            .chain(ROTATOR_ROTATION)
+            .copied()
+    }
+}
+
 /// The unit of a metric, as CloudWatch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
