@@ -28,13 +28,32 @@ pub struct TestOrigin<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
-/// Where a distribution's origins point: `{id}.example.com` over HTTPS, or a local HTTP server.
+/// Where a distribution's origins point: `{id}.example.com`, or a local HTTP server.
+///
+/// Every origin is `https-only`: the rotator refuses to write the header to an origin with any other
+/// protocol policy. The local edge stand-in has no TLS and connects to `HTTPPort` in plain HTTP whatever
+/// the policy says; on loopback nothing crosses a network.
 #[derive(Debug, Clone, Copy)]
 pub enum OriginTarget {
-    /// `{id}.example.com`, https-only (never contacted).
+    /// `{id}.example.com` (never contacted).
     Example,
-    /// `127.0.0.1:port`, http-only: the local stack's gateway.
+    /// `127.0.0.1:port`: the local stack's gateway, or a test origin.
     Loopback(u16),
+}
+
+/// One origin of a test distribution, every property given.
+#[derive(Debug, Clone, Copy)]
+pub struct OriginSpec<'a> {
+    /// Origin id.
+    pub id: &'a str,
+    /// Its `DomainName`.
+    pub domain: &'a str,
+    /// Its `HTTPPort` (and `HTTPSPort`).
+    pub port: u16,
+    /// Its `OriginProtocolPolicy`, as CloudFront writes it: `https-only`, `http-only`, `match-viewer`.
+    pub protocol: &'a str,
+    /// (name, value) pairs of its custom headers.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 /// Creates a distribution with these origins (the first is the default target); returns its id.
@@ -42,12 +61,39 @@ pub async fn create_distribution(cf: &aws_sdk_cloudfront::Client, origins: &[Tes
     create_distribution_to(cf, origins, OriginTarget::Example).await
 }
 
-/// Creates a distribution whose origins point at `target`; returns its id.
+/// Creates a distribution whose origins point at `target`, `https-only`; returns its id.
 pub async fn create_distribution_to(
     cf: &aws_sdk_cloudfront::Client,
     origins: &[TestOrigin<'_>],
     target: OriginTarget,
 ) -> String {
+    let domains: Vec<String> = origins
+        .iter()
+        .map(|o| match target {
+            OriginTarget::Example => format!("{}.example.com", o.id),
+            OriginTarget::Loopback(_) => "127.0.0.1".to_owned(),
+        })
+        .collect();
+    let port = match target {
+        OriginTarget::Example => 443,
+        OriginTarget::Loopback(port) => port,
+    };
+    let specs: Vec<OriginSpec<'_>> = origins
+        .iter()
+        .zip(&domains)
+        .map(|(o, domain)| OriginSpec {
+            id: o.id,
+            domain,
+            port,
+            protocol: "https-only",
+            headers: o.headers,
+        })
+        .collect();
+    create_distribution_with(cf, &specs).await
+}
+
+/// Creates a distribution with exactly these origins (the first is the default target); returns its id.
+pub async fn create_distribution_with(cf: &aws_sdk_cloudfront::Client, origins: &[OriginSpec<'_>]) -> String {
     let items: Vec<Origin> = origins
         .iter()
         .map(|o| {
@@ -62,21 +108,9 @@ pub async fn create_distribution_to(
                         .unwrap()
                 })
                 .collect();
-            let (domain, port, policy) = match target {
-                OriginTarget::Example => (
-                    format!("{}.example.com", o.id),
-                    80,
-                    OriginProtocolPolicy::HttpsOnly,
-                ),
-                OriginTarget::Loopback(port) => (
-                    "127.0.0.1".to_owned(),
-                    port as i32,
-                    OriginProtocolPolicy::HttpOnly,
-                ),
-            };
             Origin::builder()
                 .id(o.id)
-                .domain_name(domain)
+                .domain_name(o.domain)
                 .custom_headers(
                     CustomHeaders::builder()
                         .quantity(headers.len() as i32)
@@ -86,9 +120,9 @@ pub async fn create_distribution_to(
                 )
                 .custom_origin_config(
                     CustomOriginConfig::builder()
-                        .http_port(port)
-                        .https_port(443)
-                        .origin_protocol_policy(policy)
+                        .http_port(o.port as i32)
+                        .https_port(o.port as i32)
+                        .origin_protocol_policy(OriginProtocolPolicy::from(o.protocol))
                         .build()
                         .unwrap(),
                 )

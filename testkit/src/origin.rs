@@ -1,7 +1,10 @@
-//! A local HTTP origin standing in for the protected API: it answers 200 only to requests whose header
-//! carries a value the secret holds now (AWSCURRENT or AWSPENDING), read from Secrets Manager (moto) on
-//! every request. 401 without the header, 403 otherwise.
+//! Local HTTP origins. [`SecretOrigin`] stands in for the protected API: it answers 200 only to requests
+//! whose header carries a value the secret holds now (AWSCURRENT or AWSPENDING), read from Secrets Manager
+//! (moto) on every request; 401 without the header, 403 otherwise. [`CannedOrigin`] answers every request
+//! the same way and counts them: an unprotected URL, a redirect, a collector or a proxy that must receive
+//! nothing.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -97,4 +100,62 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
     };
     reply(status, "origin")
+}
+
+/// A loopback server that answers every request with the same status (and `Location`, for a redirect)
+/// and counts the requests it receives; stops when dropped.
+pub struct CannedOrigin {
+    /// `http://127.0.0.1:PORT/`
+    pub url: String,
+    /// `127.0.0.1:PORT`
+    pub authority: String,
+    requests: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl CannedOrigin {
+    /// Answers `status` to everything: with 200, a URL no authorizer protects (a `/health` route without
+    /// it, or a CloudFront URL, which overwrites the header with the value it holds itself).
+    pub async fn spawn(status: u16) -> Self {
+        Self::start(status, None).await
+    }
+
+    /// Answers `302 Found` with `Location: location` to everything: an origin that sends callers to an
+    /// identity provider, or a mistyped URL that redirects elsewhere.
+    pub async fn redirecting_to(location: &str) -> Self {
+        Self::start(302, Some(location.to_owned())).await
+    }
+
+    async fn start(status: u16, location: Option<String>) -> Self {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        let (addr, task) = serve(move |_req| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut res = reply(status, "canned");
+            if let Some(location) = &location {
+                if let Ok(value) = hyper::header::HeaderValue::from_str(location) {
+                    res.headers_mut().insert(hyper::header::LOCATION, value);
+                }
+            }
+            async move { res }
+        })
+        .await;
+        Self {
+            url: format!("http://{addr}/"),
+            authority: addr.to_string(),
+            requests,
+            task,
+        }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CannedOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
