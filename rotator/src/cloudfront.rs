@@ -1,5 +1,5 @@
-//! The CloudFront side: set the header on every origin that sends it, check that they all send it, and
-//! wait for deployment.
+//! The CloudFront side: set the header on the origins the rotator protects (`CLOUDFRONT_ORIGIN_IDS`, each
+//! `https-only` and pointing at the API), check that they all send it, and wait for deployment.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,11 +27,16 @@ pub enum HeaderUpdate {
     AlreadySet,
 }
 
-/// What one origin sends: its id, and the value of the header when it sends it.
+/// One origin as far as the header is concerned: its id, where it points, how CloudFront reaches it, and
+/// the value of the header when it sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginView {
     /// The origin id.
     pub id: String,
+    /// Its `DomainName`.
+    pub domain: String,
+    /// Its `OriginProtocolPolicy` (`https-only`, ...); `None` when it is not a custom origin (S3).
+    pub protocol: Option<String>,
     /// The value of the first header whose name matches (ignoring ASCII case), if any.
     pub sent: Option<Sensitive>,
 }
@@ -47,6 +52,11 @@ pub fn origins_of(config: &DistributionConfig, header: &str) -> Vec<OriginView> 
         .iter()
         .map(|origin| OriginView {
             id: origin.id.clone(),
+            domain: origin.domain_name.clone(),
+            protocol: origin
+                .custom_origin_config
+                .as_ref()
+                .map(|c| c.origin_protocol_policy.as_str().to_owned()),
             sent: origin
                 .custom_headers
                 .as_ref()
@@ -67,46 +77,84 @@ pub enum Need {
     Nothing,
     /// It sends the header with another value.
     Replace,
-    /// It does not send the header (only for origins listed in `CLOUDFRONT_ORIGIN_IDS`).
+    /// It does not send the header yet.
     Add,
 }
 
-/// The origins `header` belongs on, each with what it needs to send `value`: the origins listed in
-/// `origin_ids`, or, when none are listed, every origin that already sends the header. Errors when nothing
-/// matches, naming what is missing.
-pub fn targets(
-    origins: &[OriginView],
-    header: &str,
-    value: &str,
-    origin_ids: &[String],
-) -> Result<Vec<(String, Need)>, String> {
-    if let Some(missing) = origin_ids.iter().find(|id| !origins.iter().any(|o| &o.id == *id)) {
+/// Why [`targets`] found no origin to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// A listed origin id is not on the distribution: what is missing.
+    Missing(String),
+    /// A listed origin may not get the header.
+    Refused {
+        /// The origin id.
+        origin: String,
+        /// Why, naming the policy or the domain.
+        problem: String,
+    },
+}
+
+/// The only protocol policy under which CloudFront sends the header encrypted, whatever the viewer used.
+pub const HTTPS_ONLY: &str = "https-only";
+
+/// Whether the header may go to `origin`: CloudFront reaches it over HTTPS only, and it points at one of
+/// the API's hosts (`api_hosts`: those of `ORIGIN_TEST_URLS`, which were checked at INIT and are the ones
+/// the test requests prove to check the value).
+fn admissible(origin: &OriginView, api_hosts: &[String]) -> Result<(), String> {
+    match origin.protocol.as_deref() {
+        Some(HTTPS_ONLY) => {}
+        Some(other) => {
+            return Err(format!(
+                "its protocol policy is {other:?}, not {HTTPS_ONLY:?}: CloudFront could send the header over plain HTTP"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "it is not a custom origin with protocol policy {HTTPS_ONLY:?} (an S3 origin is never the API)"
+            ))
+        }
+    }
+    if !api_hosts.contains(&origin.domain.to_ascii_lowercase()) {
         return Err(format!(
-            "has no origin with id {missing:?} (CLOUDFRONT_ORIGIN_IDS)"
+            "it points at {:?}, which is not the API's host (no ORIGIN_TEST_URLS entry names it): the header would go to another server",
+            origin.domain
         ));
     }
-    let targets: Vec<(String, Need)> = origins
+    Ok(())
+}
+
+/// The origins `header` belongs on, each with what it needs to send `value`: the origins listed in
+/// `origin_ids`, in the distribution's order. Every listed id must be on the distribution, and every
+/// listed origin must be [`admissible`]: an error otherwise, naming the origin, and nothing is written.
+/// Origins not listed are never touched, whatever header they send.
+pub fn targets(
+    origins: &[OriginView],
+    value: &str,
+    origin_ids: &[String],
+    api_hosts: &[String],
+) -> Result<Vec<(String, Need)>, TargetError> {
+    if let Some(missing) = origin_ids.iter().find(|id| !origins.iter().any(|o| &o.id == *id)) {
+        return Err(TargetError::Missing(format!(
+            "has no origin with id {missing:?} (CLOUDFRONT_ORIGIN_IDS)"
+        )));
+    }
+    origins
         .iter()
-        .filter(|o| {
-            if origin_ids.is_empty() {
-                o.sent.is_some()
-            } else {
-                origin_ids.contains(&o.id)
-            }
-        })
+        .filter(|o| origin_ids.contains(&o.id))
         .map(|o| {
+            admissible(o, api_hosts).map_err(|problem| TargetError::Refused {
+                origin: o.id.clone(),
+                problem,
+            })?;
             let need = match &o.sent {
                 Some(sent) if sent.expose() == value => Need::Nothing,
                 Some(_) => Need::Replace,
                 None => Need::Add,
             };
-            (o.id.clone(), need)
+            Ok((o.id.clone(), need))
         })
-        .collect();
-    if targets.is_empty() {
-        return Err(format!("no origin sends the header {header:?}"));
-    }
-    Ok(targets)
+        .collect()
 }
 
 /// Keeps the body of a successful answer: the configuration document exactly as CloudFront sent it.
@@ -147,6 +195,22 @@ impl Intercept for CaptureBody {
 enum Attempt {
     Conflict,
     Failed(Error),
+}
+
+fn target_error(ctx: &Ctx<'_>, distribution: &str, err: TargetError) -> Error {
+    match err {
+        TargetError::Missing(problem) => Error::NoMatchingOrigin {
+            step: ctx.step,
+            distribution: distribution.to_owned(),
+            problem,
+        },
+        TargetError::Refused { origin, problem } => Error::OriginRefused {
+            step: ctx.step,
+            distribution: distribution.to_owned(),
+            origin,
+            problem,
+        },
+    }
 }
 
 fn message<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
@@ -247,14 +311,11 @@ impl Rotator {
             header,
             value.expose(),
             &self.config.origin_ids,
+            &self.config.api_hosts,
         )
         .map_err(|e| match e {
             EditError::Document(problem) => failed(problem),
-            EditError::NoTarget(problem) => Attempt::Failed(Error::NoMatchingOrigin {
-                step: ctx.step,
-                distribution: distribution.to_owned(),
-                problem,
-            }),
+            EditError::Target(e) => Attempt::Failed(target_error(ctx, distribution, e)),
         })?;
         let Some(body) = edited.document else {
             return Ok(HeaderUpdate::AlreadySet);
@@ -292,8 +353,11 @@ impl Rotator {
         }
     }
 
-    /// Whether any origin the header belongs on already sends `value`, on any distribution.
+    /// Whether any origin the header belongs on already sends `value`, on any distribution. Reads every
+    /// distribution, so that a missing or refused origin fails setSecret before any request carries the
+    /// value.
     pub(crate) async fn sent_anywhere(&self, ctx: &Ctx<'_>, value: &Sensitive) -> Result<bool, Error> {
+        let mut sent = false;
         for distribution in &self.config.distribution_ids {
             self.record("GetDistributionConfig");
             let out = self
@@ -310,11 +374,9 @@ impl Rotator {
                 message: "the answer held no configuration".into(),
             })?;
             let targets = self.targets_in(ctx, distribution, &config, value)?;
-            if targets.iter().any(|(_, need)| *need == Need::Nothing) {
-                return Ok(true);
-            }
+            sent |= targets.iter().any(|(_, need)| *need == Need::Nothing);
         }
-        Ok(false)
+        Ok(sent)
     }
 
     fn targets_in(
@@ -324,18 +386,13 @@ impl Rotator {
         config: &DistributionConfig,
         value: &Sensitive,
     ) -> Result<Vec<(String, Need)>, Error> {
-        let header = &self.config.header;
         targets(
-            &origins_of(config, header),
-            header,
+            &origins_of(config, &self.config.header),
             value.expose(),
             &self.config.origin_ids,
+            &self.config.api_hosts,
         )
-        .map_err(|problem| Error::NoMatchingOrigin {
-            step: ctx.step,
-            distribution: distribution.to_owned(),
-            problem,
-        })
+        .map_err(|e| target_error(ctx, distribution, e))
     }
 
     /// GetDistribution: its status and the configuration that status describes, from one answer.
@@ -410,36 +467,27 @@ impl Rotator {
     }
 
     /// testSecret's check without a new value (see `Rotator::test`): every distribution can be read, and
-    /// the origins the header belongs on are there. An origin that does not send the header yet, or sends
-    /// another value than `current`, is logged, not failed: right after `templates/protect-existing.yaml`
-    /// is deployed, the distribution does not send the header yet (docs/deploy.md, step 2).
+    /// the origins the header belongs on are there and may get it (a missing or refused origin fails the
+    /// step: it would fail every rotation). An origin that does not send the header yet, or sends another
+    /// value than `current`, is logged, not failed: right after `templates/protect-existing.yaml` is
+    /// deployed, the distribution does not send the header yet (docs/deploy.md, step 2).
     pub(crate) async fn check_distributions(&self, ctx: &Ctx<'_>, current: &Sensitive) -> Result<(), Error> {
         for distribution in &self.config.distribution_ids {
             let (status, config) = self.status_and_config(ctx, distribution).await?;
-            match self.targets_in(ctx, distribution, &config, current) {
-                Ok(targets) => {
-                    let other: Vec<&str> = targets
-                        .iter()
-                        .filter(|(_, need)| *need != Need::Nothing)
-                        .map(|(id, _)| id.as_str())
-                        .collect();
-                    if other.is_empty() {
-                        tracing::info!(distribution, status, "every origin sends the AWSCURRENT value");
-                    } else {
-                        tracing::warn!(
-                            distribution,
-                            origins = ?other,
-                            "origins send another value than AWSCURRENT, or none: the authorizer refuses their requests"
-                        );
-                    }
-                }
-                // A configured origin id that does not exist is a configuration error now and later.
-                Err(err) if !self.config.origin_ids.is_empty() => return Err(err),
-                Err(err) => tracing::warn!(
+            let targets = self.targets_in(ctx, distribution, &config, current)?;
+            let other: Vec<&str> = targets
+                .iter()
+                .filter(|(_, need)| *need != Need::Nothing)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            if other.is_empty() {
+                tracing::info!(distribution, status, "every origin sends the AWSCURRENT value");
+            } else {
+                tracing::warn!(
                     distribution,
-                    error = %err,
-                    "no origin sends the header yet: setSecret will refuse this distribution until one does"
-                ),
+                    origins = ?other,
+                    "origins send another value than AWSCURRENT, or none: the authorizer refuses their requests until setSecret writes the value"
+                );
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 
 use origin_verify_shared::Sensitive;
 
-use crate::cloudfront::{targets, Need, OriginView};
+use crate::cloudfront::{targets, Need, OriginView, TargetError};
 use crate::xml::{escape, Document, Edits};
 
 /// Why a document was not edited.
@@ -14,8 +14,8 @@ pub(crate) enum EditError {
     /// The document is not one this code can edit safely (malformed, not a `DistributionConfig`, or read
     /// differently by the SDK). Names positions and elements, never text.
     Document(String),
-    /// No origin to set the header on (see [`targets`]).
-    NoTarget(String),
+    /// A listed origin is missing or may not get the header (see [`targets`]).
+    Target(TargetError),
 }
 
 /// What [`set_header`] did.
@@ -53,6 +53,12 @@ fn read(doc: &Document<'_>, header: &str) -> Result<Vec<DocOrigin>, String> {
     doc.children(items, "Origin")
         .map(|element| {
             let id = doc.text(required(doc, element, "Id")?)?;
+            let domain = doc.text(required(doc, element, "DomainName")?)?;
+            let protocol = doc
+                .child(element, "CustomOriginConfig")
+                .and_then(|c| doc.child(c, "OriginProtocolPolicy"))
+                .map(|p| doc.text(p))
+                .transpose()?;
             let custom_headers = doc.child(element, "CustomHeaders");
             let mut value = None;
             if let Some(items) = custom_headers.and_then(|c| doc.child(c, "Items")) {
@@ -69,7 +75,12 @@ fn read(doc: &Document<'_>, header: &str) -> Result<Vec<DocOrigin>, String> {
             let sent = value.map(|v| doc.text(v).map(Sensitive::new)).transpose()?;
             Ok(DocOrigin {
                 element,
-                view: OriginView { id, sent },
+                view: OriginView {
+                    id,
+                    domain,
+                    protocol,
+                    sent,
+                },
                 custom_headers,
                 value,
             })
@@ -77,7 +88,7 @@ fn read(doc: &Document<'_>, header: &str) -> Result<Vec<DocOrigin>, String> {
         .collect()
 }
 
-/// Adds the header to an origin that does not send it (only origins listed in `CLOUDFRONT_ORIGIN_IDS`).
+/// Adds the header to a listed origin that does not send it.
 fn add_header(
     doc: &Document<'_>,
     edits: &mut Edits,
@@ -113,25 +124,27 @@ fn add_header(
     Ok(())
 }
 
-/// Sets `header` to `value` in `document` on the origins [`targets`] picks. `sdk` is what the SDK read
-/// from the same answer: the document must read the same, or nothing is changed (a second, independent
-/// reading guards this code's). The edited document is read back and checked before it is returned.
+/// Sets `header` to `value` in `document` on the origins [`targets`] picks (`origin_ids`, each checked
+/// against `api_hosts`). `sdk` is what the SDK read from the same answer: the document must read the same
+/// (ids, domains, protocol policies, header values), or nothing is changed (a second, independent reading
+/// guards this code's). The edited document is read back and checked before it is returned.
 pub(crate) fn set_header(
     document: &str,
     sdk: &[OriginView],
     header: &str,
     value: &str,
     origin_ids: &[String],
+    api_hosts: &[String],
 ) -> Result<Edited, EditError> {
     let doc = Document::parse(document).map_err(EditError::Document)?;
     let origins = read(&doc, header).map_err(EditError::Document)?;
     let before: Vec<OriginView> = origins.iter().map(|o| o.view.clone()).collect();
     if before != sdk {
         return Err(EditError::Document(
-            "the document and the SDK's reading of it disagree about the origins' headers".into(),
+            "the document and the SDK's reading of it disagree about the origins".into(),
         ));
     }
-    let targets = targets(&before, header, value, origin_ids).map_err(EditError::NoTarget)?;
+    let targets = targets(&before, value, origin_ids, api_hosts).map_err(EditError::Target)?;
     let mut edits = Edits::default();
     for (id, need) in &targets {
         let Some(origin) = origins.iter().find(|o| &o.view.id == id) else {
@@ -177,6 +190,8 @@ fn check_edit(
     let as_intended = after.len() == before.len()
         && before.iter().zip(&after).all(|(b, a)| {
             b.id == a.view.id
+                && b.domain == a.view.domain
+                && b.protocol == a.view.protocol
                 && if changed.contains(&b.id) {
                     a.view.sent.as_ref().is_some_and(|s| s.expose() == value)
                 } else {
@@ -198,8 +213,13 @@ mod tests {
 
     const HEADER: &str = "x-origin-verify";
 
-    /// An origin: id, and its custom headers; `None` leaves out the `CustomHeaders` element.
+    /// An origin: id, its custom headers (`None` leaves out the `CustomHeaders` element), at `{id}.example`
+    /// with protocol policy `https-only`.
     fn origin(id: &str, headers: Option<&[(&str, &str)]>) -> String {
+        origin_with(id, &format!("{id}.example"), "https-only", headers)
+    }
+
+    fn origin_with(id: &str, domain: &str, protocol: &str, headers: Option<&[(&str, &str)]>) -> String {
         let headers = match headers {
             None => String::new(),
             Some([]) => "<CustomHeaders><Quantity>0</Quantity></CustomHeaders>".to_owned(),
@@ -219,8 +239,9 @@ mod tests {
             }
         };
         format!(
-            "<Origin><Id>{id}</Id><DomainName>{id}.example</DomainName><OriginPath></OriginPath>{headers}\
-             <CustomOriginConfig><HTTPPort>80</HTTPPort></CustomOriginConfig><Unmodelled a=\"1\">kept</Unmodelled></Origin>"
+            "<Origin><Id>{id}</Id><DomainName>{domain}</DomainName><OriginPath></OriginPath>{headers}\
+             <CustomOriginConfig><HTTPPort>80</HTTPPort><OriginProtocolPolicy>{protocol}</OriginProtocolPolicy>\
+             </CustomOriginConfig><Unmodelled a=\"1\">kept</Unmodelled></Origin>"
         )
     }
 
@@ -240,19 +261,25 @@ mod tests {
         read(&doc, HEADER).unwrap().into_iter().map(|o| o.view).collect()
     }
 
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Sets the header on `origin_ids`, every `{id}.example` domain being the API's.
     fn set(document: &str, value: &str, origin_ids: &[String]) -> Result<Edited, EditError> {
-        set_header(document, &views(document), HEADER, value, origin_ids)
+        let hosts: Vec<String> = views(document).into_iter().map(|v| v.domain).collect();
+        set_header(document, &views(document), HEADER, value, origin_ids, &hosts)
     }
 
     #[test]
-    fn sets_every_origin_that_sends_the_header_ignoring_case_and_keeps_every_other_byte() {
+    fn sets_the_listed_origins_ignoring_case_and_keeps_every_other_byte() {
         let before = document(&[
             origin("api", Some(&[("X-Origin-Verify", "old"), ("other", "keep")])),
             origin("api2", Some(&[("x-origin-verify", "old")])),
             origin("s3", Some(&[])),
             origin("near", Some(&[("x-origin-verify-2", "keep")])),
         ]);
-        let edited = set(&before, "new", &[]).unwrap();
+        let edited = set(&before, "new", &ids(&["api2", "api"])).unwrap();
         assert_eq!(edited.origins, ["api", "api2"]);
         let expected = document(&[
             origin("api", Some(&[("X-Origin-Verify", "new"), ("other", "keep")])),
@@ -263,21 +290,22 @@ mod tests {
         let document = edited.document.expect("a change");
         assert!(document.expose() == expected, "only the two values changed");
 
-        let again = set(document.expose(), "new", &[]).unwrap();
+        let again = set(document.expose(), "new", &ids(&["api", "api2"])).unwrap();
         assert!(again.document.is_none(), "already set: nothing to update");
     }
 
+    // Issue 13, item 3: an origin that is not listed keeps its header, whatever its name.
     #[test]
-    fn configured_origin_ids_restrict_and_add_where_missing() {
+    fn origins_not_listed_are_untouched_and_listed_ones_get_the_header_added_where_missing() {
         let before = document(&[
             origin("api", Some(&[(HEADER, "old")])),
             origin("bare", None),
             origin("empty", Some(&[])),
             origin("other", Some(&[("x-other", "keep")])),
         ]);
-        let ids: Vec<String> = ["bare", "empty", "other"].map(String::from).to_vec();
-        let edited = set(&before, "new", &ids).unwrap();
-        assert_eq!(edited.origins, ids);
+        let listed = ids(&["bare", "empty", "other"]);
+        let edited = set(&before, "new", &listed).unwrap();
+        assert_eq!(edited.origins, listed);
         let expected = document(&[
             origin("api", Some(&[(HEADER, "old")])),
             origin("bare", Some(&[(HEADER, "new")])),
@@ -286,34 +314,77 @@ mod tests {
         ]);
         assert!(edited.document.expect("a change").expose() == expected);
 
-        let missing = set(&before, "v", &["nope".into()]).unwrap_err();
+        let missing = set(&before, "v", &ids(&["nope"])).unwrap_err();
         assert!(
-            matches!(&missing, EditError::NoTarget(p) if p.contains("nope")),
+            matches!(&missing, EditError::Target(TargetError::Missing(p)) if p.contains("nope")),
             "{missing:?}"
         );
     }
 
+    // Issue 13, item 3: the header goes only over HTTPS, and only to the API's hosts.
     #[test]
-    fn no_matching_origin_is_an_error_that_names_the_header() {
-        let before = document(&[origin("s3", Some(&[]))]);
-        let err = set(&before, "v", &[]).unwrap_err();
-        assert!(
-            matches!(&err, EditError::NoTarget(p) if p.contains(HEADER)),
-            "{err:?}"
-        );
+    fn a_listed_origin_that_is_not_https_only_or_not_the_api_is_refused() {
+        let api_hosts = ids(&["abc1234567.execute-api.us-east-1.amazonaws.com"]);
+        let cases = [
+            (
+                origin_with("o", &api_hosts[0], "http-only", Some(&[(HEADER, "old")])),
+                "http-only",
+            ),
+            (
+                origin_with("o", &api_hosts[0], "match-viewer", None),
+                "match-viewer",
+            ),
+            (
+                "<Origin><Id>o</Id><DomainName>b.s3.amazonaws.com</DomainName><S3OriginConfig/></Origin>"
+                    .into(),
+                "S3",
+            ),
+            (
+                origin_with("o", "api.example.com", "https-only", None),
+                "api.example.com",
+            ),
+            (
+                origin_with("o", "d1.cloudfront.net", "https-only", None),
+                "d1.cloudfront.net",
+            ),
+        ];
+        for (origin, expected) in cases {
+            let before = document(&[origin]);
+            let err =
+                set_header(&before, &views(&before), HEADER, "new", &ids(&["o"]), &api_hosts).unwrap_err();
+            assert!(
+                matches!(&err, EditError::Target(TargetError::Refused { origin, problem })
+                    if origin == "o" && problem.contains(expected)),
+                "{expected}: {err:?}"
+            );
+        }
+        let upper = document(&[origin_with(
+            "o",
+            "ABC1234567.execute-api.us-east-1.amazonaws.com",
+            "https-only",
+            None,
+        )]);
+        assert!(set_header(&upper, &views(&upper), HEADER, "new", &ids(&["o"]), &api_hosts).is_ok());
     }
 
     #[test]
     fn a_document_the_sdk_reads_differently_is_not_edited() {
         let before = document(&[origin("api", Some(&[(HEADER, "old")]))]);
+        let hosts = ids(&["api.example"]);
+        let listed = ids(&["api"]);
         let sdk = vec![OriginView {
-            id: "api".into(),
             sent: Some(Sensitive::new("other".into())),
+            ..views(&before)[0].clone()
         }];
-        let err = set_header(&before, &sdk, HEADER, "new", &[]).unwrap_err();
+        let err = set_header(&before, &sdk, HEADER, "new", &listed, &hosts).unwrap_err();
         assert!(matches!(err, EditError::Document(_)), "{err:?}");
+        let sdk_elsewhere = vec![OriginView {
+            domain: "elsewhere.example".into(),
+            ..views(&before)[0].clone()
+        }];
+        assert!(set_header(&before, &sdk_elsewhere, HEADER, "new", &listed, &hosts).is_err());
         let sdk_more = [views(&before), views(&before)].concat();
-        assert!(set_header(&before, &sdk_more, HEADER, "new", &[]).is_err());
+        assert!(set_header(&before, &sdk_more, HEADER, "new", &listed, &hosts).is_err());
     }
 
     #[test]
@@ -323,7 +394,7 @@ mod tests {
             "<DistributionConfig><Origins><Items><Origin><DomainName>secret</DomainName></Origin></Items></Origins></DistributionConfig>".to_owned(),
             document(&[origin("api", Some(&[(HEADER, "secret")]))]).replace("</Origins>", ""),
         ] {
-            let err = set_header(&bad, &[], HEADER, "new", &[]).unwrap_err();
+            let err = set_header(&bad, &[], HEADER, "new", &ids(&["api"]), &[]).unwrap_err();
             assert!(
                 matches!(&err, EditError::Document(p) if !p.contains("secret")),
                 "{err:?}"

@@ -104,7 +104,7 @@ pub enum Error {
         /// The service's or the transport's message.
         message: String,
     },
-    /// No origin of the distribution sends the header (or a configured origin id does not exist).
+    /// An origin listed in `CLOUDFRONT_ORIGIN_IDS` does not exist on the distribution.
     #[error("{step}: distribution {distribution}: {problem}")]
     NoMatchingOrigin {
         /// The step.
@@ -112,6 +112,22 @@ pub enum Error {
         /// The distribution id.
         distribution: String,
         /// What is missing.
+        problem: String,
+    },
+    /// An origin listed in `CLOUDFRONT_ORIGIN_IDS` may not get the header: its protocol policy is not
+    /// `https-only`, or its domain is not one of the API's (the hosts of `ORIGIN_TEST_URLS`). Refused
+    /// before any value is sent anywhere; nothing was written.
+    #[error(
+        "{step}: distribution {distribution}, origin {origin:?}: refused: {problem}; nothing was written"
+    )]
+    OriginRefused {
+        /// The step.
+        step: Step,
+        /// The distribution id.
+        distribution: String,
+        /// The origin id.
+        origin: String,
+        /// Why, naming the policy or the domain.
         problem: String,
     },
     /// The configuration document CloudFront returned cannot be edited safely (malformed, not a
@@ -160,8 +176,9 @@ pub enum Error {
         /// How long the step waited.
         waited_secs: u64,
     },
-    /// A test request did not get a 2xx answer.
-    #[error("{step}: {url} with {presented} did not answer 2xx after {attempts} attempts: {problem}")]
+    /// A test request failed: no 2xx to the value (or, through CloudFront, without it), a wrong value
+    /// admitted, or a redirect (never followed).
+    #[error("{step}: {url} with {presented} failed the test after {attempts} attempt(s): {problem}")]
     Probe {
         /// The step.
         step: Step,
@@ -184,6 +201,7 @@ impl From<Error> for Diagnostic {
             Error::SecretsManager { .. } | Error::Format { .. } => "SecretsManager",
             Error::CloudFront { .. }
             | Error::NoMatchingOrigin { .. }
+            | Error::OriginRefused { .. }
             | Error::EtagConflict { .. }
             | Error::ConfigDocument { .. } => "CloudFront",
             Error::NotDeployed { .. } => "CloudFrontNotDeployed",

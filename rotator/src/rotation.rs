@@ -52,7 +52,13 @@ impl Rotator {
         let http = reqwest::Client::builder()
             .timeout(config.http_timeout)
             .connect_timeout(config.http_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // A redirect would take the header (reqwest keeps custom headers across hosts, even from https
+            // to http) to whatever the Location names, and that server's 2xx would pass the test: a 3xx
+            // fails the test instead (`probe`).
+            .redirect(reqwest::redirect::Policy::none())
+            // reqwest sends through HTTP_PROXY / HTTPS_PROXY / ALL_PROXY from the environment by default: a
+            // proxy would see every value. Test requests go straight to the API.
+            .no_proxy()
             .build()?;
         Ok(Self {
             sm,

@@ -33,7 +33,7 @@ async fn the_binary_rotates_under_the_emulator() {
     let current = stage_value(&f.sm, &f.secret, "AWSCURRENT").await.unwrap();
     assert_eq!(f.header_on(&f.d1, "api").await.as_deref(), Some(current.as_str()));
     assert_eq!(
-        f.header_on(&f.d2, "api2").await.as_deref(),
+        f.header_on(&f.d2, D2_ORIGIN).await.as_deref(),
         Some(current.as_str())
     );
 

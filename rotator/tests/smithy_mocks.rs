@@ -10,7 +10,8 @@ use aws_sdk_cloudfront::operation::update_distribution::{UpdateDistributionError
 use aws_sdk_cloudfront::primitives::DateTime;
 use aws_sdk_cloudfront::types::error::PreconditionFailed;
 use aws_sdk_cloudfront::types::{
-    CustomHeaders, Distribution, DistributionConfig, Origin, OriginCustomHeader, Origins,
+    CustomHeaders, CustomOriginConfig, Distribution, DistributionConfig, Origin, OriginCustomHeader,
+    OriginProtocolPolicy, Origins,
 };
 use aws_sdk_cloudfront::Client;
 use common::*;
@@ -29,8 +30,16 @@ fn config_with_header(value: &str) -> DistributionConfig {
         .build()
         .unwrap();
     let origin = Origin::builder()
-        .id("api")
-        .domain_name("api.example.com")
+        .id(D1_ORIGIN)
+        .domain_name(API_HOST)
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        )
         .custom_headers(
             CustomHeaders::builder()
                 .quantity(1)
@@ -191,15 +200,15 @@ const UNKNOWN_SETTING: &str = "<FutureSetting><Mode>strict</Mode><Regions><Quant
 /// The same on an origin.
 const UNKNOWN_ORIGIN_SETTING: &str = "<FutureOriginOption>on</FutureOriginOption>";
 
-/// A configuration document as GetDistributionConfig returns it: one origin `api` sending the header with
-/// `value` beside `x-other`, and the two settings above.
+/// A configuration document as GetDistributionConfig returns it: one origin `api` (the API's host,
+/// `https-only`) sending the header with `value` beside `x-other`, and the two settings above.
 fn config_document(value: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
 <DistributionConfig xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
 <CallerReference>mock</CallerReference><Aliases><Quantity>0</Quantity></Aliases>\
 <DefaultRootObject></DefaultRootObject>\
-<Origins><Quantity>1</Quantity><Items><Origin><Id>api</Id><DomainName>api.example.com</DomainName>\
+<Origins><Quantity>1</Quantity><Items><Origin><Id>{D1_ORIGIN}</Id><DomainName>{API_HOST}</DomainName>\
 <OriginPath></OriginPath><CustomHeaders><Quantity>2</Quantity><Items>\
 <OriginCustomHeader><HeaderName>{HEADER}</HeaderName><HeaderValue>{value}</HeaderValue></OriginCustomHeader>\
 <OriginCustomHeader><HeaderName>x-other</HeaderName><HeaderValue>keep</HeaderValue></OriginCustomHeader>\

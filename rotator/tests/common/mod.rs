@@ -29,15 +29,30 @@ pub const PENDING: &str = "AWSPENDING";
 pub const PREVIOUS: &str = "AWSPREVIOUS";
 /// What [`Rotator::take_calls`] records for a test request (not an AWS call).
 pub const HTTP_GET: &str = "HTTP GET";
-/// The origin of `d1` that sends the header (beside `x-other`).
+/// The origin of `d1` that sends the header (beside `x-other`): the API, listed in `CLOUDFRONT_ORIGIN_IDS`.
 pub const D1_ORIGIN: &str = "api";
-/// The origin of `d1` that sends no header at all.
+/// The origin of `d1` that sends no header at all (not the API, not listed).
 pub const D1_BARE_ORIGIN: &str = "s3";
-/// The origin of `d2`, which sends the header under another spelling.
-pub const D2_ORIGIN: &str = "api2";
+/// The origin of `d2`, which sends the header under another spelling. Same id as on `d1`:
+/// `CLOUDFRONT_ORIGIN_IDS` names the origins of every distribution.
+pub const D2_ORIGIN: &str = "api";
+/// Where the API origins point: the host of the local origin's URL (`ORIGIN_TEST_URLS`), as CloudFront
+/// must point at the API's own host. CloudFront never connects in these tests.
+pub const API_HOST: &str = "127.0.0.1";
+
+/// The API origin `id` with these headers: `https-only`, at [`API_HOST`].
+pub fn api_origin<'a>(id: &'a str, headers: &'a [(&'a str, &'a str)]) -> OriginSpec<'a> {
+    OriginSpec {
+        id,
+        domain: API_HOST,
+        port: 443,
+        protocol: "https-only",
+        headers,
+    }
+}
 
 /// A secret holding OLD, distribution `d1` (origin `api` sends the header beside another, origin `s3`
-/// sends none) and `d2` (origin `api2` sends it under another spelling), and an origin checking the secret.
+/// sends none) and `d2` (origin `api` sends it under another spelling), and an origin checking the secret.
 pub struct Fixture {
     pub sm: aws_sdk_secretsmanager::Client,
     pub cf: aws_sdk_cloudfront::Client,
@@ -54,28 +69,21 @@ impl Fixture {
         let cf = cf_client(&url);
         let secret = unique_name("rotation");
         create_secret(&sm, &secret, OLD).await;
-        let d1 = create_distribution(
+        let d1 = create_distribution_with(
             &cf,
             &[
-                TestOrigin {
-                    id: D1_ORIGIN,
-                    headers: &[(HEADER, OLD), ("x-other", "keep")],
-                },
-                TestOrigin {
+                api_origin(D1_ORIGIN, &[(HEADER, OLD), ("x-other", "keep")]),
+                OriginSpec {
                     id: D1_BARE_ORIGIN,
+                    domain: "bucket.s3.example.com",
+                    port: 443,
+                    protocol: "https-only",
                     headers: &[],
                 },
             ],
         )
         .await;
-        let d2 = create_distribution(
-            &cf,
-            &[TestOrigin {
-                id: D2_ORIGIN,
-                headers: &[("X-Origin-Verify", OLD)],
-            }],
-        )
-        .await;
+        let d2 = create_distribution_with(&cf, &[api_origin(D2_ORIGIN, &[("X-Origin-Verify", OLD)])]).await;
         let origin = SecretOrigin::spawn(sm.clone(), &secret, HEADER, accepts).await;
         Self {
             sm,
@@ -94,6 +102,7 @@ impl Fixture {
                 "CLOUDFRONT_DISTRIBUTION_IDS".into(),
                 format!("{},{}", self.d1, self.d2),
             ),
+            ("CLOUDFRONT_ORIGIN_IDS".into(), D1_ORIGIN.into()),
             ("ORIGIN_TEST_URLS".into(), self.origin.url.clone()),
             ("ORIGIN_VERIFY_REFRESH_SECONDS".into(), "1".into()),
             ("ROTATION_PROPAGATION_SECONDS".into(), "1".into()),
