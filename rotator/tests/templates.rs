@@ -95,3 +95,45 @@ fn both_schedules_test_the_configuration_instead_of_rotating_on_update() {
         "docs/deploy.md explains the choice"
     );
 }
+
+/// The value of `var` in the template's `RotatorFunction` environment.
+fn rotator_env(template: &str, var: &str) -> Option<String> {
+    let prefix = format!("          {var}: ");
+    rotator_function(template)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_owned))
+}
+
+// Issue 13, item 3: without CLOUDFRONT_ORIGIN_IDS the rotator wrote every origin that sent a header of the
+// same name; it now refuses to start without it, and both templates name the API's origin.
+#[test]
+fn both_templates_name_the_one_origin_the_rotator_writes() {
+    let template = read("template.yaml");
+    assert_eq!(
+        rotator_env(&template, "CLOUDFRONT_ORIGIN_IDS").as_deref(),
+        Some("HttpApi")
+    );
+    assert!(
+        template.contains("        Origins:\n          - Id: HttpApi\n"),
+        "the distribution's API origin has that id"
+    );
+
+    let existing = read("templates/protect-existing.yaml");
+    assert_eq!(
+        rotator_env(&existing, "CLOUDFRONT_ORIGIN_IDS").as_deref(),
+        Some("!Ref ExistingOriginId")
+    );
+    let parameter = existing
+        .split("\n  ExistingOriginId:\n")
+        .nth(1)
+        .expect("an ExistingOriginId parameter");
+    let parameter = &parameter[..parameter.find("\n  O").unwrap_or(parameter.len())];
+    assert!(
+        parameter.contains("Type: String") && !parameter.contains("Default:"),
+        "required (no default): {parameter}"
+    );
+    assert!(
+        parameter.contains("AllowedPattern: '^[^,\\s]{1,128}$'"),
+        "a pattern that keeps the id one entry of a comma-separated list: {parameter}"
+    );
+}
