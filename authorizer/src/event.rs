@@ -1,8 +1,8 @@
 //! Borrowed, single-pass parsing of API Gateway authorizer events.
 //!
 //! Only what the decision needs is kept: the payload kind, the one header (found ignoring ASCII case,
-//! duplicates counted), and the ARN a policy must name. Strings stay slices of the event unless JSON
-//! escapes force a copy.
+//! duplicates counted), the identity source (HTTP API payloads), and the ARN a policy must name. Strings
+//! stay slices of the event unless JSON escapes force a copy.
 //!
 //! Two readers, one meaning. `reference` (serde_json) defines what every input means; `scan` is a
 //! hand-written single pass that gives the same answer faster and without allocating (BENCHMARKS.md:
@@ -29,10 +29,11 @@ enum Field {
     AuthorizationToken,
     Headers,
     MultiValueHeaders,
+    IdentitySource,
 }
 
 impl Field {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
 
     /// The field named `key` (one `match`: a length switch, then at most one comparison).
     fn of(key: &[u8]) -> Option<Self> {
@@ -44,6 +45,7 @@ impl Field {
             b"authorizationToken" => Self::AuthorizationToken,
             b"headers" => Self::Headers,
             b"multiValueHeaders" => Self::MultiValueHeaders,
+            b"identitySource" => Self::IdentitySource,
             _ => return None,
         })
     }
@@ -83,6 +85,50 @@ impl fmt::Debug for Presented<'_> {
     }
 }
 
+/// `identitySource` as an HTTP API event carries it: the values of the identity sources the authorizer is
+/// configured with, which API Gateway uses as the key of its authorizer cache. Its `Debug` never shows the
+/// value: configured as it should be, it is the header's value, which may be the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum IdentitySource<'a> {
+    /// No identity source: the field absent or `null`, which is what API Gateway sends when the authorizer
+    /// has none (then it caches nothing: it refuses a result TTL without identity sources). Always so for
+    /// REST events, which carry no such field.
+    Absent,
+    /// One value: payload 1.0's string, or payload 2.0's list of exactly one string.
+    One(Cow<'a, str>),
+    /// Payload 2.0's list with another number of elements than one (none, or two and more): never the
+    /// header alone.
+    Elements(usize),
+}
+
+impl IdentitySource<'_> {
+    /// Whether an answer about the header value `header` may be given for this event. API Gateway caches
+    /// the answer under the identity sources' values, so that key must be exactly the value checked — or
+    /// there must be no key at all. Otherwise another identity source (Host, a query string) with a TTL
+    /// would make one CloudFront request's allow the answer for every request with the same Host.
+    pub fn admits(&self, header: &str) -> bool {
+        match self {
+            IdentitySource::Absent => true,
+            // Plain equality is enough: both sides come from the request itself (API Gateway copies the
+            // identity source out of it), not from the held values. How long it takes shows where two
+            // strings the caller sent differ, which tells the caller nothing it did not know; the held
+            // values are compared only in the cache, in constant time.
+            IdentitySource::One(value) => value == header,
+            IdentitySource::Elements(_) => false,
+        }
+    }
+}
+
+impl fmt::Debug for IdentitySource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentitySource::Absent => f.write_str("Absent"),
+            IdentitySource::One(_) => f.write_str("One(<redacted>)"),
+            IdentitySource::Elements(n) => write!(f, "Elements({n})"),
+        }
+    }
+}
+
 /// The parts of an authorizer event that matter here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<'a> {
@@ -90,6 +136,8 @@ pub struct Event<'a> {
     pub kind: EventKind,
     /// The origin-verify header (for TOKEN events: the `authorizationToken`).
     pub header: Presented<'a>,
+    /// `identitySource` (HTTP API payloads; [`IdentitySource::Absent`] for REST events).
+    pub identity: IdentitySource<'a>,
     /// `routeArn` (payload 2.0) or `methodArn`, when present.
     pub arn: Option<Cow<'a, str>>,
 }
@@ -97,7 +145,8 @@ pub struct Event<'a> {
 /// Why an event could not be understood. Such events are denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unrecognised {
-    /// Not JSON (or not UTF-8), a field of the wrong type, or a field given twice.
+    /// Not JSON (or not UTF-8), a field of the wrong type (`identitySource`: the other payload's shape
+    /// too), or a field given twice.
     Malformed,
     /// Valid JSON, but not an authorizer payload this function knows.
     UnknownPayload,
@@ -147,6 +196,15 @@ struct Fields<'a> {
     token: Option<Cow<'a, str>>,
     header: Found<'a>,
     multi_count: usize,
+    /// `identitySource` unless absent or `null`.
+    identity: Option<Listed<'a>>,
+}
+
+/// A field that is a string or a list of strings, kept without a `Vec`: the list's length and first
+/// element are all that a decision needs.
+enum Listed<'a> {
+    Text(Cow<'a, str>),
+    List { len: usize, first: Option<Cow<'a, str>> },
 }
 
 impl<'a> Fields<'a> {
@@ -171,11 +229,30 @@ impl<'a> Fields<'a> {
             _ if self.multi_count > 1 => Presented::Duplicate,
             _ => self.header.into_presented(),
         };
+        let identity = match (kind, self.identity) {
+            (EventKind::RestRequest | EventKind::RestToken, _) | (_, None) => IdentitySource::Absent,
+            (
+                EventKind::HttpV2,
+                Some(Listed::List {
+                    len: 1,
+                    first: Some(value),
+                }),
+            ) => IdentitySource::One(value),
+            (EventKind::HttpV2, Some(Listed::List { len, .. })) => IdentitySource::Elements(len),
+            (EventKind::HttpV1, Some(Listed::Text(value))) => IdentitySource::One(value),
+            // Payload 2.0 sends a list and 1.0 a string: the other shape is no event API Gateway sends.
+            (EventKind::HttpV2 | EventKind::HttpV1, Some(_)) => return Err(Unrecognised::Malformed),
+        };
         let arn = match kind {
             EventKind::HttpV2 => self.route_arn,
             _ => self.method_arn,
         };
-        Ok(Event { kind, header, arn })
+        Ok(Event {
+            kind,
+            header,
+            identity,
+            arn,
+        })
     }
 }
 
@@ -269,12 +346,58 @@ mod tests {
     }
 
     #[test]
+    fn identity_source_is_read_for_http_payloads_only() {
+        fn identity(raw: &str) -> Result<IdentitySource<'_>, Unrecognised> {
+            Event::parse(raw, H).map(|e| e.identity)
+        }
+        let v2 = |i: &str| format!(r#"{{"version":"2.0","identitySource":{i}}}"#);
+        let v1 = |i: &str| format!(r#"{{"version":"1.0","identitySource":{i}}}"#);
+        assert_eq!(identity(&v2(r#"["a"]"#)), Ok(IdentitySource::One("a".into())));
+        assert_eq!(
+            identity(&v2(r#"["a\u0041"]"#)),
+            Ok(IdentitySource::One("aA".into()))
+        );
+        assert_eq!(identity(&v2("[]")), Ok(IdentitySource::Elements(0)));
+        assert_eq!(identity(&v2(r#"["a","b"]"#)), Ok(IdentitySource::Elements(2)));
+        assert_eq!(identity(&v2("null")), Ok(IdentitySource::Absent));
+        assert_eq!(identity(r#"{"version":"2.0"}"#), Ok(IdentitySource::Absent));
+        assert_eq!(identity(&v1(r#""a,b""#)), Ok(IdentitySource::One("a,b".into())));
+        assert_eq!(identity(&v1(r#""""#)), Ok(IdentitySource::One("".into())));
+        assert_eq!(identity(&v1("null")), Ok(IdentitySource::Absent));
+        // Each payload's own shape only; a field given twice is refused.
+        assert_eq!(identity(&v2(r#""a""#)), Err(Unrecognised::Malformed));
+        assert_eq!(identity(&v1(r#"["a"]"#)), Err(Unrecognised::Malformed));
+        assert_eq!(identity(&v2("[1]")), Err(Unrecognised::Malformed));
+        assert_eq!(
+            identity(r#"{"version":"2.0","identitySource":null,"identitySource":["a"]}"#),
+            Err(Unrecognised::Malformed)
+        );
+        // REST events have none: what is there is ignored.
+        let rest = r#"{"type":"REQUEST","identitySource":["a","b"]}"#;
+        assert_eq!(identity(rest), Ok(IdentitySource::Absent));
+    }
+
+    #[test]
+    fn identity_source_admits_exactly_its_one_value() {
+        assert!(IdentitySource::Absent.admits("v"));
+        assert!(IdentitySource::One("v".into()).admits("v"));
+        for other in ["", "V", "v ", "v,v", "w"] {
+            assert!(!IdentitySource::One("v".into()).admits(other), "{other}");
+        }
+        assert!(!IdentitySource::One("".into()).admits("v"));
+        for n in [0, 1, 2] {
+            assert!(!IdentitySource::Elements(n).admits("v"), "{n}");
+        }
+    }
+
+    #[test]
     fn debug_output_never_shows_the_value() {
         let e = Event::parse(
-            r#"{"version":"2.0","headers":{"x-origin-verify":"hunter2-value"}}"#,
+            r#"{"version":"2.0","identitySource":["hunter2-value"],"headers":{"x-origin-verify":"hunter2-value"}}"#,
             H,
         )
         .unwrap();
+        assert!(matches!(e.identity, IdentitySource::One(_)));
         assert!(!format!("{e:?}").contains("hunter2"), "{e:?}");
     }
 

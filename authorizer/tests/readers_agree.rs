@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use origin_verify_authorizer::event::{Event, Presented};
+use origin_verify_authorizer::event::{Event, Presented, Unrecognised};
 
 /// Bytes that change what JSON means, for the edits (0xC3 starts a two-byte UTF-8 character, 0xA9 can
 /// only continue one).
@@ -180,4 +180,81 @@ fn escapes_in_strings_that_matter_are_left_to_the_reference() {
         "]".repeat(128)
     );
     assert!(agree(&deep_enough));
+}
+
+#[test]
+fn identity_source_shapes_get_the_reference_answer() {
+    let v2 = |identity: &str| {
+        format!(r#"{{"version":"2.0","identitySource":{identity},"headers":{{"x-origin-verify":"v"}}}}"#)
+    };
+    let v1 = |identity: &str| {
+        format!(r#"{{"version":"1.0","identitySource":{identity},"headers":{{"x-origin-verify":"v"}}}}"#)
+    };
+    // What each is read as: an event (its header and identity source checked by the handler), or refused.
+    let read = |input: &str| Event::parse(input, HEADER).map(|_| ());
+    let malformed = Err(Unrecognised::Malformed);
+    let cases = [
+        (v2(r#"["v"]"#), Ok(())),
+        (v2(r#"[ "v" ]"#), Ok(())),
+        (v2("[]"), Ok(())),
+        (v2("[ ]"), Ok(())),
+        (v2(r#"["v","w"]"#), Ok(())),
+        (v2(r#"["v","w","x"]"#), Ok(())),
+        (v2("[\"caf\u{e9}\"]"), Ok(())),
+        (v2("null"), Ok(())),
+        (v1(r#""v""#), Ok(())),
+        (v1(r#""""#), Ok(())),
+        (v1(r#""v,w""#), Ok(())),
+        (v1("null"), Ok(())),
+        // Wrong types, the other payload's shape, broken lists.
+        (v2(r#""v""#), malformed),
+        (v1(r#"["v"]"#), malformed),
+        (v2("[5]"), malformed),
+        (v2(r#"["v",5]"#), malformed),
+        (v2(r#"["v",null]"#), malformed),
+        (v2(r#"[["v"]]"#), malformed),
+        (v2(r#"{"v":"v"}"#), malformed),
+        (v2("true"), malformed),
+        (v1("1"), malformed),
+        (v2(r#"["v",]"#), malformed),
+        (v2(r#"["v" "w"]"#), malformed),
+        (v2(r#"["v""#), malformed),
+        (v2("[,]"), malformed),
+        (v2("nul"), malformed),
+        // Given twice, even alike or null (which one counts would be ambiguous).
+        (
+            r#"{"version":"2.0","identitySource":["v"],"identitySource":["v"],"headers":{"x-origin-verify":"v"}}"#
+                .to_owned(),
+            malformed,
+        ),
+        (
+            r#"{"version":"1.0","identitySource":null,"identitySource":"v","headers":{"x-origin-verify":"v"}}"#
+                .to_owned(),
+            malformed,
+        ),
+        // REST events carry none: any string or list of strings is ignored, other types are refused.
+        (r#"{"type":"REQUEST","identitySource":["v","w"]}"#.to_owned(), Ok(())),
+        (r#"{"type":"TOKEN","identitySource":"w","authorizationToken":"v"}"#.to_owned(), Ok(())),
+        (r#"{"type":"REQUEST","identitySource":5}"#.to_owned(), malformed),
+    ];
+    for (input, expected) in &cases {
+        assert!(agree(input), "declined {input}");
+        assert_eq!(read(input), *expected, "{input}");
+    }
+    // Escaped values are left to the reference (an escape anywhere in the list: the reference decodes each
+    // element), which reads them.
+    for declined in [
+        v2(r#"["v\u0041"]"#),
+        v2(r#"["v","\u0041"]"#),
+        v2(r#"["v","\ud800"]"#),
+        v1(r#""v\/""#),
+    ] {
+        assert_eq!(Event::parse_fast(&declined, HEADER), None, "{declined}");
+    }
+    assert_eq!(read(&v2(r#"["v\u0041"]"#)), Ok(()));
+    assert_eq!(
+        read(&v2(r#"["v","\ud800"]"#)),
+        malformed,
+        "a lone surrogate, decoded"
+    );
 }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Field, Fields, Found};
+use super::{Field, Fields, Found, Listed};
 
 /// Reads `raw` completely (trailing whitespace only), looking for `header` (given in lower case).
 /// `None`: not JSON, a field of the wrong type, or a field given twice.
@@ -94,6 +94,7 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
                 Field::MultiValueHeaders => {
                     fields.multi_count = map.next_value_seed(MultiSeed { header: self.header })?;
                 }
+                Field::IdentitySource => fields.identity = map.next_value_seed(ListedSeed)?,
             }
         }
         Ok(fields)
@@ -187,6 +188,55 @@ impl<'de> Visitor<'de> for MultiSeed<'_> {
             }
         }
         Ok(count)
+    }
+}
+
+/// `identitySource`: `null` (none), a string, or a list of strings of which the length and the first are
+/// kept (every element is read as a string: each must be one). Which shape the payload calls for is
+/// checked later, with its kind.
+struct ListedSeed;
+
+impl<'de> DeserializeSeed<'de> for ListedSeed {
+    type Value = Option<Listed<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ListedSeed {
+    type Value = Option<Listed<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null, a string or a list of strings")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Listed::Text(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Listed::Text(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Listed::Text(Cow::Owned(v))))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut len = 0;
+        let mut first = None;
+        while let Some(element) = seq.next_element::<Str<'de>>()? {
+            if len == 0 {
+                first = Some(element.0);
+            }
+            len += 1;
+        }
+        Ok(Some(Listed::List { len, first }))
     }
 }
 

@@ -5,8 +5,9 @@
 //! space, tab, newline and carriage return; strings hold no raw control character and only valid
 //! escapes; numbers are written as JSON writes them; nothing but whitespace follows the object — and
 //! collects the same fields. It declines ([`Stop::Decline`]) where that would need the decoded value of a
-//! string with an escape in it (a top-level key, a header name, the header's value, a kind or ARN field)
-//! or where skipped values nest deeper than [`MAX_DEPTH`]; the reference reads those events instead.
+//! string with an escape in it (a top-level key, a header name, the header's value, a kind or ARN field,
+//! an `identitySource` string or element) or where skipped values nest deeper than [`MAX_DEPTH`]; the
+//! reference reads those events instead.
 //!
 //! Why it is faster than the reference (and level with serde_json merely skipping the event, which checks
 //! no UTF-8): no visitor calls, no nesting stack on the heap, string bodies skipped eight bytes at a time,
@@ -15,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use super::{Field, Fields, Found};
+use super::{Field, Fields, Found, Listed};
 
 /// How deeply skipped values may nest before the reader declines. The reference has no limit when it
 /// skips; events nest four levels.
@@ -52,6 +53,7 @@ pub(super) fn read<'a>(raw: &'a [u8], header: &str) -> Step<Fields<'a>> {
             Field::AuthorizationToken => fields.token = r.optional_str()?,
             Field::Headers => r.headers(header, &mut fields.header)?,
             Field::MultiValueHeaders => fields.multi_count = r.multi_count(header)?,
+            Field::IdentitySource => fields.identity = r.listed()?,
         }
         Ok(())
     })?;
@@ -231,6 +233,43 @@ impl<'a> Reader<'a> {
             Ok(())
         })?;
         Ok(count)
+    }
+
+    /// `identitySource`: `null` (`None`), a string, or a list of strings, of which the length and the first
+    /// are kept. Every element is a string whose escapes would be decoded by the reference (which reads
+    /// each one as a string), so an escape anywhere in the list declines.
+    fn listed(&mut self) -> Step<Option<Listed<'a>>> {
+        match self.peek()? {
+            b'n' => return self.literal(b"null").map(|()| None),
+            b'"' => {
+                self.pos += 1;
+                return self.plain_str().map(|s| Some(Listed::Text(Cow::Borrowed(s))));
+            }
+            b'[' => self.pos += 1,
+            _ => return Err(Stop::Malformed),
+        }
+        let (mut len, mut first) = (0, None);
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Ok(Some(Listed::List { len, first }));
+        }
+        // Each turn consumes at least an element's two quotes: bounded by the input.
+        loop {
+            self.expect(b'"')?;
+            let element = self.plain_str()?;
+            if len == 0 {
+                first = Some(Cow::Borrowed(element));
+            }
+            len += 1;
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(Some(Listed::List { len, first }));
+                }
+                _ => return Err(Stop::Malformed),
+            }
+        }
     }
 
     /// The number of elements of a list, skipping them.
