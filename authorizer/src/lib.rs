@@ -14,9 +14,10 @@ pub mod event;
 pub mod raw_event;
 pub mod response;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use origin_verify_extension::{Decision, SecretCache};
+use origin_verify_extension::{Decision, DenyReason, SecretCache, Stage};
 
 pub use config::{Config, ResponseMode};
 pub use error::Error;
@@ -28,6 +29,33 @@ pub use response::{policy_resource, Response};
 pub struct Authorizer {
     config: Arc<Config>,
     cache: Arc<SecretCache>,
+    /// Whether an identity-source mismatch was logged: it is a misconfiguration that holds for every
+    /// request, so it is logged once per authorizer and its clones (the binary builds one per sandbox).
+    identity_mismatch_logged: Arc<AtomicBool>,
+}
+
+/// The answer about an event that could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Admitted: the header holds the value of this stage.
+    Allow(Stage),
+    /// Refused, for this reason.
+    Deny(Denial),
+}
+
+/// Why a readable event was denied: one name per cause, for logs and for counting them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// No header (HTTP API payloads: a REST request without it is [`Error::Unauthorized`] instead).
+    HeaderMissing,
+    /// The header more than once.
+    HeaderRepeated,
+    /// `identitySource` is present but not exactly the header value that was checked: the authorizer is
+    /// configured with another identity source than the header alone, and an answer cached under it could
+    /// be served to requests that never carried the value ([`event::IdentitySource::admits`]).
+    IdentitySourceMismatch,
+    /// The value itself (the cache's reason: it matches nothing, or it cannot match anything).
+    Value(DenyReason),
 }
 
 impl Authorizer {
@@ -36,6 +64,7 @@ impl Authorizer {
         Self {
             config: Arc::new(config),
             cache,
+            identity_mismatch_logged: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -57,30 +86,55 @@ impl Authorizer {
                 return Ok(Response::DenyAnyShape);
             }
         };
-        let allow = match &event.header {
-            Presented::One(value) => match self.cache.decide(value.as_bytes()).await {
-                Ok(Decision::Allow(stage)) => {
-                    tracing::debug!(stage = stage.label(), kind = ?event.kind, "allowed");
-                    true
-                }
-                Ok(Decision::Deny(reason)) => {
-                    tracing::debug!(?reason, kind = ?event.kind, "denied");
-                    false
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot decide; failing the invocation");
-                    return Err(err.into());
-                }
-            },
-            Presented::Missing if matches!(event.kind, EventKind::RestRequest | EventKind::RestToken) => {
-                return Err(Error::Unauthorized);
+        let allow = match self.decide(&event).await? {
+            Verdict::Allow(stage) => {
+                tracing::debug!(stage = stage.label(), kind = ?event.kind, "allowed");
+                true
             }
-            Presented::Missing | Presented::Duplicate => {
-                tracing::debug!(header = ?event.header, kind = ?event.kind, "denied: header missing or repeated");
+            Verdict::Deny(reason) => {
+                tracing::debug!(?reason, kind = ?event.kind, "denied");
                 false
             }
         };
         Ok(self.respond(&event, allow))
+    }
+
+    /// The answer about an event already read, and why.
+    ///
+    /// Errors only for a REST request without the header (`Unauthorized`, a 401) and when the cache
+    /// cannot decide.
+    pub async fn decide(&self, event: &Event<'_>) -> Result<Verdict, Error> {
+        let value = match &event.header {
+            Presented::One(value) => value,
+            Presented::Missing if matches!(event.kind, EventKind::RestRequest | EventKind::RestToken) => {
+                return Err(Error::Unauthorized);
+            }
+            Presented::Missing => return Ok(Verdict::Deny(Denial::HeaderMissing)),
+            Presented::Duplicate => return Ok(Verdict::Deny(Denial::HeaderRepeated)),
+        };
+        // Before the cache: the answer would be cached under a key that is not the value, so no value can
+        // make it safe, and a mismatch must not start refreshes either.
+        if !event.identity.admits(value) {
+            if !self.identity_mismatch_logged.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    kind = ?event.kind,
+                    identity_source = ?event.identity,
+                    header = %self.config.header,
+                    "identity-source mismatch: identitySource is not exactly the header's value, so every \
+                     request is denied; configure the authorizer's identity source as the header alone \
+                     ($request.header.<header>), or none with caching off (logged once per sandbox)"
+                );
+            }
+            return Ok(Verdict::Deny(Denial::IdentitySourceMismatch));
+        }
+        match self.cache.decide(value.as_bytes()).await {
+            Ok(Decision::Allow(stage)) => Ok(Verdict::Allow(stage)),
+            Ok(Decision::Deny(reason)) => Ok(Verdict::Deny(Denial::Value(reason))),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot decide; failing the invocation");
+                Err(err.into())
+            }
+        }
     }
 
     /// Answers one raw authorizer event given as text: [`Authorizer::handle_bytes`].

@@ -102,6 +102,157 @@ async fn every_presented_value_gets_the_right_answer_for_every_payload() {
     }
 }
 
+/// A row of the identity-source table: its name, the header's value, the identity source's values
+/// (`None`: the field removed), the answer.
+type IdentityRow<'a> = (&'a str, Option<&'a str>, Option<&'a [&'a str]>, Expect);
+
+/// `identitySource` (HTTP API payloads) must be exactly the header value checked, or absent: API Gateway
+/// caches the answer under it. Payload 1.0 gets the values comma-joined, as API Gateway joins several
+/// identity sources.
+#[tokio::test]
+async fn identity_source_must_be_exactly_the_header_value() {
+    let open = authorizer(true);
+    let lower = CURRENT.to_ascii_lowercase();
+    let padded = format!(" {CURRENT}");
+    let rows: &[IdentityRow<'_>] = &[
+        (
+            "the header alone, as API Gateway sends it",
+            Some(CURRENT),
+            Some(&[CURRENT]),
+            Expect::Allow,
+        ),
+        (
+            "pending, the header alone",
+            Some(PENDING),
+            Some(&[PENDING]),
+            Expect::Allow,
+        ),
+        (
+            "no identity source (field absent)",
+            Some(CURRENT),
+            None,
+            Expect::Allow,
+        ),
+        (
+            "the value in the identity source, a wrong one in the header",
+            Some(NEAR_MISS),
+            Some(&[CURRENT]),
+            Expect::Deny,
+        ),
+        (
+            "the value in the header, a wrong one in the identity source",
+            Some(CURRENT),
+            Some(&[NEAR_MISS]),
+            Expect::Deny,
+        ),
+        (
+            "the value in the header, another held value in the identity source",
+            Some(CURRENT),
+            Some(&[PENDING]),
+            Expect::Deny,
+        ),
+        (
+            "Host as the identity source",
+            Some(CURRENT),
+            Some(&[HOST]),
+            Expect::Deny,
+        ),
+        (
+            "the header, then Host",
+            Some(CURRENT),
+            Some(&[CURRENT, HOST]),
+            Expect::Deny,
+        ),
+        (
+            "Host, then the header",
+            Some(CURRENT),
+            Some(&[HOST, CURRENT]),
+            Expect::Deny,
+        ),
+        (
+            "the value twice",
+            Some(CURRENT),
+            Some(&[CURRENT, CURRENT]),
+            Expect::Deny,
+        ),
+        (
+            "no element (2.0) or an empty string (1.0)",
+            Some(CURRENT),
+            Some(&[]),
+            Expect::Deny,
+        ),
+        ("an empty value", Some(CURRENT), Some(&[""]), Expect::Deny),
+        (
+            "the value in another case",
+            Some(CURRENT),
+            Some(&[&lower]),
+            Expect::Deny,
+        ),
+        (
+            "the value with a leading space",
+            Some(CURRENT),
+            Some(&[&padded]),
+            Expect::Deny,
+        ),
+        (
+            "Host as the identity source, no header",
+            None,
+            Some(&[HOST]),
+            Expect::Deny,
+        ),
+    ];
+    for kind in [Kind::HttpV2, Kind::HttpV1] {
+        for (row, value, identity, expect) in rows {
+            let identity = identity.map(|values| identity_values(kind, values));
+            check(
+                &open,
+                kind,
+                &event_with_identity(kind, *value, identity),
+                *expect,
+                row,
+            )
+            .await;
+        }
+        let null = event_with_identity(kind, Some(CURRENT), Some(serde_json::Value::Null));
+        check(&open, kind, &null, Expect::Allow, "no identity source (null)").await;
+    }
+    // REST events carry no identitySource: one in the event changes nothing (the identity source must be
+    // the header alone or the TTL 0, which the authorizer cannot see).
+    for kind in [Kind::RestRequest, Kind::RestToken] {
+        for identity in [
+            None,
+            Some(serde_json::json!(HOST)),
+            Some(serde_json::json!([HOST, CURRENT])),
+        ] {
+            let row = format!("REST, identitySource {identity:?}");
+            check(
+                &open,
+                kind,
+                &event_with_identity(kind, Some(CURRENT), identity.clone()),
+                Expect::Allow,
+                &row,
+            )
+            .await;
+            check(
+                &open,
+                kind,
+                &event_with_identity(kind, Some(NEAR_MISS), identity.clone()),
+                Expect::Deny,
+                &row,
+            )
+            .await;
+            check(
+                &open,
+                kind,
+                &event_with_identity(kind, None, identity),
+                Expect::Unauthorized,
+                &row,
+            )
+            .await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn header_names_match_ignoring_ascii_case() {
     let open = authorizer(true);
@@ -167,6 +318,14 @@ async fn malformed_and_unknown_events_are_denied_never_errors() {
         r#"{"version":"2.0","headers":{"x-origin-verify":5}}"#,
         r#"{"version":"2.0","headers":["x-origin-verify"]}"#,
         r#"{"type":"TOKEN","authorizationToken":null}"#,
+        // identitySource: the other payload's shape, a wrong type, given twice.
+        r#"{"version":"2.0","identitySource":"CurrentValue0123456789abcdefABCD","headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"version":"1.0","identitySource":["CurrentValue0123456789abcdefABCD"],"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"version":"2.0","identitySource":[5],"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"version":"2.0","identitySource":["CurrentValue0123456789abcdefABCD",null],"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"version":"1.0","identitySource":{},"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"version":"2.0","identitySource":["CurrentValue0123456789abcdefABCD"],"identitySource":["CurrentValue0123456789abcdefABCD"],"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
+        r#"{"type":"REQUEST","identitySource":true,"headers":{"x-origin-verify":"CurrentValue0123456789abcdefABCD"}}"#,
     ];
     for raw in cases {
         let response = open.handle(raw).await;

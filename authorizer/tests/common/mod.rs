@@ -26,6 +26,30 @@ pub fn event(kind: Kind, value: Option<&str>) -> String {
     event_named(kind, HEADER, value)
 }
 
+/// A host name, for identity sources other than the header.
+pub const HOST: &str = "d111111abcdef8.cloudfront.net";
+
+/// `identitySource` as the payload of `kind` carries these values: payload 2.0 a list, 1.0 one string
+/// (several sources comma-joined).
+pub fn identity_values(kind: Kind, values: &[&str]) -> Value {
+    match kind {
+        Kind::HttpV2 => json!(values),
+        _ => json!(values.join(",")),
+    }
+}
+
+/// The documented event of `kind` carrying `value` in the header, with `identitySource` set to `identity`
+/// (`None`: removed) instead of the header's value.
+pub fn event_with_identity(kind: Kind, value: Option<&str>, identity: Option<Value>) -> String {
+    let mut event: Value = serde_json::from_str(&event(kind, value)).expect("JSON");
+    let obj = event.as_object_mut().expect("an object");
+    match identity {
+        Some(identity) => obj.insert("identitySource".into(), identity),
+        None => obj.remove("identitySource"),
+    };
+    event.to_string()
+}
+
 /// What the authorizer should answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
