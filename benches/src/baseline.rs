@@ -1,7 +1,7 @@
 //! The straightforward handler a first version would be: the community event types
 //! (`aws_lambda_events`), `String ==` against both values, the community response types.
-//! It makes the same decisions as ours (the response differs in shape only: arrays for Action and
-//! Resource, null context); it is the baseline the full-handler ratio uses.
+//! It makes the same decisions as ours, `identitySource` included (the response differs in shape only:
+//! arrays for Action and Resource, null context); it is the baseline the full-handler ratio uses.
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequest,
@@ -20,14 +20,20 @@ pub fn handle(kind: EventKind, bytes: &[u8], current: &str, pending: &str) -> Ve
         EventKind::HttpV2 => {
             let req: ApiGatewayV2CustomAuthorizerV2Request = serde_json::from_slice(bytes).expect("v2 event");
             let value = req.headers.get("x-origin-verify").and_then(|v| v.to_str().ok());
+            let identity_is_value = match req.identity_source.as_deref() {
+                Some([only]) => Some(only.as_str()) == value,
+                Some(_) => false,
+                None => true,
+            };
             let mut res: ApiGatewayV2CustomAuthorizerSimpleResponse<()> = Default::default();
-            res.is_authorized = matches(value);
+            res.is_authorized = identity_is_value && matches(value);
             serde_json::to_vec(&res).expect("bytes")
         }
         EventKind::HttpV1 => {
             let req: ApiGatewayV2CustomAuthorizerV1Request = serde_json::from_slice(bytes).expect("v1 event");
             let value = req.headers.get("x-origin-verify").and_then(|v| v.to_str().ok());
-            policy(matches(value), req.method_arn.as_deref())
+            let identity_is_value = req.identity_source.is_none() || req.identity_source.as_deref() == value;
+            policy(identity_is_value && matches(value), req.method_arn.as_deref())
         }
         EventKind::RestRequest => {
             let req: ApiGatewayCustomAuthorizerRequestTypeRequest =
