@@ -1,15 +1,21 @@
 //! Stand-in for CloudFront: an "edge" that reads the distribution's origin custom header through the
 //! CloudFront API (moto), applies a changed value only after a propagation delay — a different one per
-//! simulated edge location — adds the header, and forwards to the origin.
+//! simulated edge location — sets the header, and forwards to the origin.
+//!
+//! As CloudFront does ("If the header exists, CloudFront overwrites the header value before forwarding"),
+//! a viewer's own copies of the header, however many and however spelt, are replaced by the one value:
+//! the origin sees exactly one. Viewers get [`READ_TIMEOUT`](crate::serve::READ_TIMEOUT) for the header
+//! section and as long again for a body of at most [`MAX_BODY_BYTES`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
-use origin_verify_testkit::{reply, serve, Reply};
+use origin_verify_testkit::{reply, Reply};
 use tokio::task::JoinHandle;
 
 use crate::Error;
@@ -25,7 +31,14 @@ pub struct EdgeConfig {
     pub location_delays: Vec<Duration>,
     /// How often the distribution's configuration is read.
     pub poll: Duration,
+    /// How long a viewer may take to send a request's header section ([`crate::serve::READ_TIMEOUT`]),
+    /// and, separately, its body.
+    pub read_timeout: Duration,
 }
+
+/// The largest request body the edge reads and forwards; a larger one is answered 413. The stand-in's
+/// traffic is GETs; this only bounds what a misbehaving viewer can make it hold.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A value seen in the distribution's configuration, and when.
 #[derive(Debug, Clone)]
@@ -36,6 +49,8 @@ struct Seen {
 
 struct State {
     config: EdgeConfig,
+    /// `config.header`, parsed once.
+    header: HeaderName,
     /// Values seen, oldest first (bounded).
     history: Mutex<Vec<Seen>>,
     /// `http://host:port` of the origin, from the distribution.
@@ -61,8 +76,11 @@ impl Edge {
         if config.location_delays.is_empty() {
             return Err(Error::Setup("the edge needs at least one location".into()));
         }
+        let header = HeaderName::from_bytes(config.header.as_bytes())
+            .map_err(|_| Error::Setup(format!("{:?} is not a valid header name", config.header)))?;
         let (origin, value) = read_distribution(&cf, &config).await?;
         let state = Arc::new(State {
+            header,
             history: Mutex::new(vec![Seen {
                 at: Instant::now() - max_delay(&config),
                 value,
@@ -71,10 +89,18 @@ impl Edge {
             next_location: AtomicUsize::new(0),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // The origin (the stack's gateway) closes a connection left idle for its read timeout;
+                // retiring ours sooner means a request is never sent on one it is closing.
+                .pool_idle_timeout(crate::serve::READ_TIMEOUT / 2)
                 .build()
                 .map_err(Error::http)?,
             config,
         });
+        // Serving first: a failure to bind leaves no poller behind.
+        let serving = Arc::clone(&state);
+        let read_timeout = state.config.read_timeout;
+        let (addr, server) =
+            crate::serve::serve(move |req| forward(Arc::clone(&serving), req), read_timeout).await?;
         let polling = Arc::clone(&state);
         let poller = tokio::spawn(async move {
             let mut tick = tokio::time::interval(polling.config.poll);
@@ -94,8 +120,6 @@ impl Edge {
                 }
             }
         });
-        let serving = Arc::clone(&state);
-        let (addr, server) = serve(move |req| forward(Arc::clone(&serving), req)).await;
         Ok(Self {
             url: format!("http://{addr}/"),
             state,
@@ -196,18 +220,28 @@ async fn forward(state: Arc<State>, req: Request<Incoming>) -> Reply {
     );
     let method = req.method().clone();
     let mut headers = req.headers().clone();
-    // Like CloudFront's origin request policy AllViewerExceptHostHeader, and its custom header overwrite.
+    // Like CloudFront's origin request policy AllViewerExceptHostHeader.
     headers.remove(hyper::header::HOST);
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return reply(400, "bad request body"),
+    let Ok(mut value) = HeaderValue::from_str(&value) else {
+        return reply(
+            502,
+            "edge: the distribution's header value is not a valid header value",
+        );
     };
-    let request = state
-        .http
-        .request(method, url)
-        .headers(headers)
-        .header(state.config.header.as_str(), value)
-        .body(body);
+    value.set_sensitive(true);
+    // CloudFront overwrites a viewer-sent header of the same name. `insert` replaces every copy (names
+    // compare case-insensitively); appending would hand the origin the viewer's value too, and a reader
+    // taking the first copy would check the viewer's value instead of ours.
+    headers.insert(state.header.clone(), value);
+    // The header section was bounded by the server; the body gets the same time, and a size bound.
+    let body = Limited::new(req.into_body(), MAX_BODY_BYTES);
+    let body = match tokio::time::timeout(state.config.read_timeout, body.collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return reply(413, "edge: request body too large"),
+        Ok(Err(_)) => return reply(400, "edge: bad request body"),
+        Err(_) => return reply(408, "edge: request body too slow"),
+    };
+    let request = state.http.request(method, url).headers(headers).body(body);
     match request.send().await {
         Ok(res) => {
             let status = res.status().as_u16();

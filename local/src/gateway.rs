@@ -2,6 +2,12 @@
 //! header → 401 without invoking; otherwise the authorizer is invoked through the Lambda emulator with an
 //! event built from the request; deny → 403; allow → the backend. Results are cached per header value
 //! for the TTL, denies included; a failed invocation is a 500 and is not cached — as API Gateway does.
+//!
+//! The cache holds at most [`GatewayConfig::cache_capacity`] answers ([`CACHE_CAPACITY`] in the stack):
+//! a flood of distinct header values costs invocations, never unbounded memory. When it is full, expired
+//! answers go first, then the oldest (the TTL is the same for all, so the oldest expires first). Each key is
+//! at most [`MAX_HEADER_BYTES`](crate::serve::MAX_HEADER_BYTES) long, so 1,024 answers hold 16 MiB at most.
+//! Clients get [`READ_TIMEOUT`](crate::serve::READ_TIMEOUT) to send a header section.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::Incoming;
 use hyper::Request;
-use origin_verify_testkit::{reply, serve, Reply};
+use origin_verify_testkit::{reply, Reply};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -25,7 +31,15 @@ pub struct GatewayConfig {
     pub header: String,
     /// Authorizer result cache TTL (`ReauthorizeEvery`); zero disables caching.
     pub cache_ttl: Duration,
+    /// The most answers the cache holds ([`CACHE_CAPACITY`]); zero disables caching.
+    pub cache_capacity: usize,
+    /// How long a client may take to send a request's header section ([`crate::serve::READ_TIMEOUT`]).
+    pub read_timeout: Duration,
 }
+
+/// The most authorizer answers the stack's gateway caches. The local stack needs a handful (the values
+/// the secret holds, the load test's wrong value); API Gateway does not document its own bound.
+pub const CACHE_CAPACITY: usize = 1024;
 
 /// What the gateway did, for the summary.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -50,8 +64,9 @@ struct Counters {
 
 struct State {
     config: GatewayConfig,
-    /// Header value → (allowed, expiry). Holds secret values: never logged or printed.
-    cache: Mutex<HashMap<String, (bool, Instant)>>,
+    /// Header value → (allowed, expiry). Holds secret values: never logged or printed. At most
+    /// `config.cache_capacity` entries.
+    cache: Mutex<Cache>,
     counters: Counters,
     http: reqwest::Client,
 }
@@ -80,7 +95,9 @@ impl Gateway {
                 .map_err(Error::http)?,
         });
         let serving = Arc::clone(&state);
-        let (addr, task) = serve(move |req| handle(Arc::clone(&serving), req)).await;
+        let read_timeout = state.config.read_timeout;
+        let (addr, task) =
+            crate::serve::serve(move |req| handle(Arc::clone(&serving), req), read_timeout).await?;
         Ok(Self {
             url: format!("http://{addr}/"),
             port: addr.port(),
@@ -98,6 +115,13 @@ impl Gateway {
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
             authorizer_errors: c.authorizer_errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+impl Gateway {
+    /// Answers in the authorizer cache now (expired ones not yet dropped included).
+    pub fn cache_len(&self) -> usize {
+        self.state.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -132,12 +156,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         None => match invoke(&state, &req, &value).await {
             Some(allow) => {
                 if !state.config.cache_ttl.is_zero() {
-                    let expiry = Instant::now() + state.config.cache_ttl;
-                    state
-                        .cache
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(value, (allow, expiry));
+                    let now = Instant::now();
+                    let mut cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
+                    insert_bounded(
+                        &mut cache,
+                        state.config.cache_capacity,
+                        value,
+                        (allow, now + state.config.cache_ttl),
+                        now,
+                    );
                 }
                 allow
             }
@@ -153,6 +180,31 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     } else {
         reply(403, r#"{"message":"Forbidden"}"#)
     }
+}
+
+/// Header value → (allowed, expiry).
+type Cache = HashMap<String, (bool, Instant)>;
+
+/// Caches `answer` for `value`, keeping at most `capacity` answers: when a new key finds the cache full,
+/// the expired answers are dropped, and if that frees nothing, the one that expires first. O(capacity) only
+/// then, which a bound of 1,024 makes a few microseconds.
+fn insert_bounded(cache: &mut Cache, capacity: usize, value: String, answer: (bool, Instant), now: Instant) {
+    if capacity == 0 {
+        return;
+    }
+    if cache.len() >= capacity && !cache.contains_key(&value) {
+        cache.retain(|_, (_, expiry)| *expiry > now);
+        if cache.len() >= capacity {
+            let first_to_expire = cache
+                .iter()
+                .min_by_key(|(_, (_, expiry))| *expiry)
+                .map(|(key, _)| key.clone());
+            if let Some(key) = first_to_expire {
+                cache.remove(&key);
+            }
+        }
+    }
+    cache.insert(value, answer);
 }
 
 /// Invokes the authorizer with a payload 2.0 event; `None` when the invocation failed or answered
@@ -203,4 +255,37 @@ fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
             "timeEpoch": now.as_millis() as u64
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_cache_drops_expired_answers_then_the_first_to_expire() {
+        let now = Instant::now();
+        let at = |s: u64| now + Duration::from_secs(s);
+        let mut cache = Cache::new();
+        insert_bounded(&mut cache, 3, "a".into(), (true, at(1)), now);
+        insert_bounded(&mut cache, 3, "b".into(), (false, at(2)), now);
+        insert_bounded(&mut cache, 3, "c".into(), (false, at(3)), now);
+        // Full, nothing expired: the first to expire ("a") goes.
+        insert_bounded(&mut cache, 3, "d".into(), (false, at(4)), now);
+        let mut keys: Vec<_> = cache.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["b", "c", "d"]);
+        // Full, two expired by now: both go, the rest stays.
+        insert_bounded(&mut cache, 3, "e".into(), (true, at(9)), at(3));
+        let mut keys: Vec<_> = cache.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["d", "e"]);
+        // A key already cached is refreshed in place, evicting nothing.
+        insert_bounded(&mut cache, 2, "d".into(), (true, at(10)), at(3));
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache["d"], (true, at(10)));
+        // Capacity zero caches nothing.
+        let mut empty = Cache::new();
+        insert_bounded(&mut empty, 0, "x".into(), (true, at(1)), now);
+        assert!(empty.is_empty());
+    }
 }

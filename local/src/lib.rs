@@ -3,11 +3,13 @@
 //! under cargo-lambda's emulator, and small stand-ins play the parts that cannot run here:
 //!
 //! - [`edge`]: CloudFront (reads the origin header from the distribution, applies changes after a delay
-//!   per simulated edge location, adds the header, forwards);
-//! - [`gateway`]: an HTTP API with a Lambda authorizer (401 without invoking, authorizer cache, 403/200);
+//!   per simulated edge location, sets the header — overwriting any copy the viewer sent — forwards);
+//! - [`gateway`]: an HTTP API with a Lambda authorizer (401 without invoking, bounded authorizer cache,
+//!   403/200);
 //! - [`driver`]: Secrets Manager's rotation (the four steps, in order, retried).
 //!
-//! [`stack`] starts everything and runs the seed's story under load.
+//! Both servers are [`serve`]'s: loopback only, a timeout on slow header sections, bounded header size and
+//! connection count. [`stack`] starts everything and runs the seed's story under load.
 #![deny(missing_docs)]
 #![warn(clippy::all, rust_2018_idioms)]
 #![forbid(unsafe_code)]
@@ -15,6 +17,7 @@
 pub mod driver;
 pub mod edge;
 pub mod gateway;
+pub mod serve;
 pub mod stack;
 
 /// Why the local stack could not do its job.

@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::driver::{RotationDriver, RotationRecord, StepRecord};
 use crate::edge::{Edge, EdgeConfig};
-use crate::gateway::{Gateway, GatewayConfig, GatewayStats};
+use crate::gateway::{Gateway, GatewayConfig, GatewayStats, CACHE_CAPACITY};
+use crate::serve::READ_TIMEOUT;
 use crate::Error;
 
 /// The header, as in the deployed stack.
@@ -176,6 +177,8 @@ impl LocalStack {
             authorizer_invoke_url: format!("{}/2015-03-31/functions/authorizer/invocations", authorizer.url),
             header: HEADER.to_owned(),
             cache_ttl: options.authorizer_cache_ttl,
+            cache_capacity: CACHE_CAPACITY,
+            read_timeout: READ_TIMEOUT,
         })
         .await?;
         let distribution = create_distribution_to(
@@ -194,6 +197,7 @@ impl LocalStack {
                 header: HEADER.to_owned(),
                 location_delays: options.edge_delays.clone(),
                 poll: Duration::from_millis(250),
+                read_timeout: READ_TIMEOUT,
             },
         )
         .await?;

@@ -1,0 +1,359 @@
+//! The stand-ins on their own, without the stack: the edge overwrites a viewer's copy of the header as
+//! CloudFront does, both servers cut off a client that trickles its header section (the edge: its body
+//! too), and the gateway's authorizer cache stays within its bound. The edge reads its distribution from the shared moto.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::BodyExt;
+use origin_verify_local::edge::{Edge, EdgeConfig, MAX_BODY_BYTES};
+use origin_verify_local::gateway::{Gateway, GatewayConfig, CACHE_CAPACITY};
+use origin_verify_local::serve::{MAX_HEADER_BYTES, READ_TIMEOUT};
+use origin_verify_testkit::{
+    cf_client, create_distribution_to, reply, serve, shared_moto_url, OriginTarget, TestOrigin,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+const HEADER: &str = "x-origin-verify";
+/// What the distribution tells the edge to send. Not a secret: a fixture.
+const EDGE_VALUE: &str = "edge-value-0123456789abcdefghijk";
+/// The one value the fake authorizer admits.
+const RIGHT: &str = "right-value";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// An origin that records, per request, every value of the header it carried.
+struct RecordingOrigin {
+    port: u16,
+    seen: Arc<Mutex<Vec<Vec<String>>>>,
+    task: JoinHandle<()>,
+}
+
+impl RecordingOrigin {
+    async fn start() -> Self {
+        let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        let recording = Arc::clone(&seen);
+        let (addr, task) = serve(move |req| {
+            let values = req
+                .headers()
+                .get_all(HEADER)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            recording.lock().unwrap().push(values);
+            async { reply(200, "origin") }
+        })
+        .await;
+        Self {
+            port: addr.port(),
+            seen,
+            task,
+        }
+    }
+
+    /// The header values of the last request, and how many requests arrived in all.
+    fn last(&self) -> (Vec<String>, usize) {
+        let seen = self.seen.lock().unwrap();
+        (seen.last().cloned().unwrap_or_default(), seen.len())
+    }
+}
+
+impl Drop for RecordingOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An authorizer behind the emulator's invoke URL: admits [`RIGHT`] only, counts invocations.
+struct FakeAuthorizer {
+    url: String,
+    invocations: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl FakeAuthorizer {
+    async fn start() -> Self {
+        let invocations = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&invocations);
+        let (addr, task) = serve(move |req| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let body = req
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let allowed = event["identitySource"][0].as_str() == Some(RIGHT);
+                reply(200, serde_json::json!({ "isAuthorized": allowed }).to_string())
+            }
+        })
+        .await;
+        Self {
+            url: format!("http://{addr}/2015-03-31/functions/authorizer/invocations"),
+            invocations,
+            task,
+        }
+    }
+}
+
+impl Drop for FakeAuthorizer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn edge_to(origin_port: u16, read_timeout: Duration) -> Edge {
+    let cf = cf_client(&shared_moto_url());
+    let distribution = create_distribution_to(
+        &cf,
+        &[TestOrigin {
+            id: "api",
+            headers: &[(HEADER, EDGE_VALUE)],
+        }],
+        OriginTarget::Loopback(origin_port),
+    )
+    .await;
+    Edge::start(
+        cf,
+        EdgeConfig {
+            distribution,
+            header: HEADER.to_owned(),
+            location_delays: vec![Duration::ZERO],
+            poll: Duration::from_secs(1),
+            read_timeout,
+        },
+    )
+    .await
+    .expect("edge")
+}
+
+async fn gateway_to(authorizer: &FakeAuthorizer, read_timeout: Duration) -> Gateway {
+    Gateway::start(GatewayConfig {
+        authorizer_invoke_url: authorizer.url.clone(),
+        header: HEADER.to_owned(),
+        // Long enough that nothing expires during the test: only the bound can remove entries.
+        cache_ttl: Duration::from_secs(600),
+        cache_capacity: CACHE_CAPACITY,
+        read_timeout,
+    })
+    .await
+    .expect("gateway")
+}
+
+/// `host:port` of a stand-in's `http://host:port/` URL.
+fn address(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("a loopback address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_overwrites_a_viewer_supplied_header() {
+    let origin = RecordingOrigin::start().await;
+    let edge = edge_to(origin.port, READ_TIMEOUT).await;
+    let http = http();
+    let viewer_copies: [&[&str]; 6] = [
+        &[],
+        &["a-wrong-value"],
+        // The right value guessed: still replaced, not added to.
+        &[EDGE_VALUE],
+        &["a-wrong-value", EDGE_VALUE],
+        &[EDGE_VALUE, "a-wrong-value"],
+        &["one", "two", "three"],
+    ];
+    for (n, copies) in viewer_copies.iter().enumerate() {
+        let mut request = http.get(&edge.url);
+        for value in *copies {
+            // `header` appends: several copies go on the wire.
+            request = request.header(HEADER, *value);
+        }
+        let status = request.send().await.expect("through the edge").status();
+        assert_eq!(status, 200, "viewer sent {copies:?}");
+        assert_eq!(
+            origin.last(),
+            (vec![EDGE_VALUE.to_owned()], n + 1),
+            "viewer sent {copies:?}: the origin sees exactly the edge's value, once"
+        );
+    }
+
+    // Header names are case-insensitive: copies spelt differently are the same header.
+    let mut stream = TcpStream::connect(address(&edge.url)).await.expect("connect");
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Origin-Verify: guessed\r\n\
+              X-ORIGIN-VERIFY: another\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the edge answers and closes")
+        .expect("read");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(
+        origin.last(),
+        (vec![EDGE_VALUE.to_owned()], viewer_copies.len() + 1)
+    );
+}
+
+/// Connects to `addr`, sends `head` and then one more byte every 50 ms (slowloris: in a header section,
+/// or in a body). Returns how long after connecting the server closed the connection (`None` if it was
+/// still open after `give_up`) and what it answered.
+async fn trickle_until_cut_off(
+    addr: SocketAddr,
+    head: &'static [u8],
+    give_up: Duration,
+) -> (Option<Duration>, Vec<u8>) {
+    let start = Instant::now();
+    let (mut reader, mut writer) = TcpStream::connect(addr).await.expect("connect").into_split();
+    let trickle = tokio::spawn(async move {
+        writer.write_all(head).await?;
+        // Bounded: one byte per 50 ms for as long as the test waits at most. The sleep paces the
+        // attack; it synchronises nothing.
+        for _ in 0..give_up.as_millis() / 50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            writer.write_all(b"a").await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    // The server may answer (408) before it closes: read until end of stream or a reset.
+    let mut answer = Vec::new();
+    let closed = async {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = reader.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        start.elapsed()
+    };
+    let outcome = tokio::time::timeout(give_up, closed).await.ok();
+    trickle.abort();
+    (outcome, answer)
+}
+
+/// A request line, then a header line that never ends.
+const SLOW_HEADERS: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+
+fn assert_cut_off(who: &str, outcome: Option<Duration>, read_timeout: Duration, give_up: Duration) {
+    let elapsed =
+        outcome.unwrap_or_else(|| panic!("{who}: a trickling client was still connected after {give_up:?}"));
+    // Not sooner than the timeout (less timer slack): the client was sending all along.
+    assert!(
+        elapsed >= read_timeout.mul_f32(0.9),
+        "{who}: cut off after {elapsed:?}, before the {read_timeout:?} timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_cuts_off_a_client_that_trickles_its_headers() {
+    let read_timeout = Duration::from_secs(1);
+    let give_up = read_timeout + Duration::from_secs(3);
+    let authorizer = FakeAuthorizer::start().await;
+    let gateway = gateway_to(&authorizer, read_timeout).await;
+    let (outcome, _) = trickle_until_cut_off(address(&gateway.url), SLOW_HEADERS, give_up).await;
+    assert_cut_off("gateway", outcome, read_timeout, give_up);
+    // A request sent at once is served as before.
+    let status = http()
+        .get(&gateway.url)
+        .header(HEADER, RIGHT)
+        .send()
+        .await
+        .expect("send")
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_cuts_off_a_viewer_that_trickles_its_headers() {
+    let read_timeout = Duration::from_secs(1);
+    let give_up = read_timeout + Duration::from_secs(3);
+    let origin = RecordingOrigin::start().await;
+    let edge = edge_to(origin.port, read_timeout).await;
+    let (outcome, _) = trickle_until_cut_off(address(&edge.url), SLOW_HEADERS, give_up).await;
+    assert_cut_off("edge", outcome, read_timeout, give_up);
+    assert_eq!(origin.last().1, 0, "nothing was forwarded");
+    let status = http().get(&edge.url).send().await.expect("send").status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_bounds_request_bodies_in_time_and_size() {
+    let read_timeout = Duration::from_secs(1);
+    let give_up = read_timeout + Duration::from_secs(3);
+    let origin = RecordingOrigin::start().await;
+    let edge = edge_to(origin.port, read_timeout).await;
+    let (outcome, answer) = trickle_until_cut_off(
+        address(&edge.url),
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n",
+        give_up,
+    )
+    .await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "a body sent a byte at a time: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_cut_off("edge (body)", outcome, read_timeout, give_up);
+
+    let too_large = vec![b'a'; MAX_BODY_BYTES + 1];
+    let status = http()
+        .post(&edge.url)
+        .body(too_large)
+        .send()
+        .await
+        .expect("send")
+        .status();
+    assert_eq!(status, 413);
+    assert_eq!(origin.last().1, 0, "nothing was forwarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_cache_never_exceeds_its_bound() {
+    let authorizer = FakeAuthorizer::start().await;
+    let gateway = gateway_to(&authorizer, READ_TIMEOUT).await;
+    let http = http();
+    let status = |value: String| {
+        let request = http.get(&gateway.url).header(HEADER, value);
+        async move { request.send().await.expect("send").status().as_u16() }
+    };
+    assert_eq!(status(RIGHT.to_owned()).await, 200);
+    // A flood of distinct wrong values, each a new cache key.
+    for i in 0..CACHE_CAPACITY + 200 {
+        assert_eq!(status(format!("wrong-{i}")).await, 403);
+        let len = gateway.cache_len();
+        assert!(
+            len <= CACHE_CAPACITY,
+            "after {} distinct values the cache holds {len} answers, over its bound {CACHE_CAPACITY}",
+            i + 2
+        );
+    }
+    // Eviction costs invocations, never a wrong answer.
+    assert_eq!(status(RIGHT.to_owned()).await, 200);
+    assert_eq!(status("wrong-0".to_owned()).await, 403);
+    let invocations = authorizer.invocations.load(Ordering::Relaxed);
+    assert!(invocations >= (CACHE_CAPACITY + 201) as u64);
+    // Keys are bounded in length too: a header section over the limit is refused before any invocation.
+    assert_eq!(status("k".repeat(MAX_HEADER_BYTES)).await, 431);
+    assert_eq!(authorizer.invocations.load(Ordering::Relaxed), invocations);
+    assert!(gateway.cache_len() <= CACHE_CAPACITY);
+}
