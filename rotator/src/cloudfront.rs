@@ -470,11 +470,18 @@ impl Rotator {
     /// the origins the header belongs on are there and may get it (a missing or refused origin fails the
     /// step: it would fail every rotation). An origin that does not send the header yet, or sends another
     /// value than `current`, is logged, not failed: right after `templates/protect-existing.yaml` is
-    /// deployed, the distribution does not send the header yet (docs/deploy.md, step 2).
-    pub(crate) async fn check_distributions(&self, ctx: &Ctx<'_>, current: &Sensitive) -> Result<(), Error> {
+    /// deployed, the distribution does not send the header yet (docs/deploy.md, step 2). Returns whether
+    /// any of those origins sends the header at all (whatever its value): whether the setup is done.
+    pub(crate) async fn check_distributions(
+        &self,
+        ctx: &Ctx<'_>,
+        current: &Sensitive,
+    ) -> Result<bool, Error> {
+        let mut set_up = false;
         for distribution in &self.config.distribution_ids {
             let (status, config) = self.status_and_config(ctx, distribution).await?;
             let targets = self.targets_in(ctx, distribution, &config, current)?;
+            set_up |= targets.iter().any(|(_, need)| *need != Need::Add);
             let other: Vec<&str> = targets
                 .iter()
                 .filter(|(_, need)| *need != Need::Nothing)
@@ -490,6 +497,6 @@ impl Rotator {
                 );
             }
         }
-        Ok(())
+        Ok(set_up)
     }
 }

@@ -176,6 +176,17 @@ pub enum Error {
         /// How long the step waited.
         waited_secs: u64,
     },
+    /// An origin test URL admitted a random wrong value: it does not check the header, so its answer to
+    /// a real value proves nothing. The real value was not sent to it.
+    #[error("{step}: {url} answered {status} to a wrong value: the URL is not protected by the authorizer (a route without it, or a URL through CloudFront, which overwrites the header); use a route that answers 401 or 403 to a wrong value")]
+    Unprotected {
+        /// The step.
+        step: Step,
+        /// The URL requested.
+        url: String,
+        /// The status it answered.
+        status: u16,
+    },
     /// A test request failed: no 2xx to the value (or, through CloudFront, without it), a wrong value
     /// admitted, or a redirect (never followed).
     #[error("{step}: {url} with {presented} failed the test after {attempts} attempt(s): {problem}")]
@@ -193,6 +204,13 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether this is a test URL that admitted a wrong value ([`Error::Unprotected`]).
+    pub fn is_unprotected(&self) -> bool {
+        matches!(self, Error::Unprotected { .. })
+    }
+}
+
 impl From<Error> for Diagnostic {
     fn from(err: Error) -> Self {
         let error_type = match &err {
@@ -206,7 +224,7 @@ impl From<Error> for Diagnostic {
             | Error::ConfigDocument { .. } => "CloudFront",
             Error::NotDeployed { .. } => "CloudFrontNotDeployed",
             Error::NotCarried { .. } => "CloudFrontNotSendingPending",
-            Error::Probe { .. } => "OriginTestFailed",
+            Error::Probe { .. } | Error::Unprotected { .. } => "OriginTestFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

@@ -24,15 +24,18 @@ use crate::Error;
 enum Failure {
     /// Worth another attempt: the origin may not know the value yet, or the network failed.
     Retry(String),
-    /// A property of the URL, not of the moment (a redirect, no check of the value): retrying changes
+    /// A property of the URL, not of the moment (a redirect, an invalid header value): retrying changes
     /// nothing and would only send more requests there.
     Final(String),
+    /// The URL admitted a wrong value with this status: it does not check the header. Final too.
+    Unprotected(u16),
 }
 
 impl Failure {
-    fn into_message(self) -> String {
+    fn message(&self) -> String {
         match self {
-            Failure::Retry(m) | Failure::Final(m) => m,
+            Failure::Retry(m) | Failure::Final(m) => m.clone(),
+            Failure::Unprotected(status) => format!("answered {status} to a wrong value"),
         }
     }
 }
@@ -93,12 +96,7 @@ impl Rotator {
             let status = self.get(url, Some(header)).await?;
             match status.as_u16() {
                 401 | 403 => {}
-                _ if status.is_success() => {
-                    return Err(Failure::Final(format!(
-                        "answered {} to a wrong value: the URL is not protected by the authorizer (a route without it, or a URL through CloudFront, which overwrites the header)",
-                        status.as_u16()
-                    )))
-                }
+                _ if status.is_success() => return Err(Failure::Unprotected(status.as_u16())),
                 _ if status.is_redirection() => return Err(redirect(status)),
                 _ => {
                     return Err(Failure::Retry(format!(
@@ -149,24 +147,28 @@ impl Rotator {
             .sleep(tokio::time::sleep)
             .when(|failure| matches!(failure, Failure::Retry(_)))
             .notify(|failure, delay| {
-                let problem = match failure {
-                    Failure::Retry(m) | Failure::Final(m) => m.as_str(),
-                };
                 tracing::info!(
                     url = %url,
                     presented,
-                    problem,
+                    problem = failure.message(),
                     retry_in_ms = delay.as_millis() as u64,
                     "test request failed; trying again"
                 )
             })
             .await
-            .map_err(|failure| Error::Probe {
-                step: ctx.step,
-                url: url.to_string(),
-                presented,
-                attempts: made.load(Ordering::Relaxed),
-                problem: failure.into_message(),
+            .map_err(|failure| match failure {
+                Failure::Unprotected(status) => Error::Unprotected {
+                    step: ctx.step,
+                    url: url.to_string(),
+                    status,
+                },
+                other => Error::Probe {
+                    step: ctx.step,
+                    url: url.to_string(),
+                    presented,
+                    attempts: made.load(Ordering::Relaxed),
+                    problem: other.message(),
+                },
             })
     }
 }

@@ -200,10 +200,20 @@ impl Rotator {
         let current = self.require(ctx, None, CURRENT).await?;
         let current = self.parse(ctx, &current.secret_string, CURRENT)?.value;
         let Some(pending) = self.get_value(ctx, Some(ctx.token), PENDING).await? else {
+            let set_up = self.check_distributions(ctx, &current).await?;
             for url in &self.config.origin_test_urls {
-                self.probe(ctx, url, Some(&current), CURRENT).await?;
+                match self.probe(ctx, url, Some(&current), CURRENT).await {
+                    // Right after `templates/protect-existing.yaml` is created, the routes do not require
+                    // the header yet (docs/deploy.md, steps 2 and 3 come after the stack, which creates the
+                    // authorizer): failing here would fail the stack. No origin sends the header then, and
+                    // the current value was not sent to the URL; setSecret refuses such a URL in any case.
+                    Err(err) if err.is_unprotected() && !set_up => tracing::warn!(
+                        error = %err,
+                        "no origin sends the header yet and the test URL admits a wrong value: finish the setup (docs/deploy.md, Protect an existing API); a rotation fails until then"
+                    ),
+                    result => result?,
+                }
             }
-            self.check_distributions(ctx, &current).await?;
             self.probe_through_cloudfront(ctx).await?;
             return Ok(Outcome::ConfigurationChecked);
         };

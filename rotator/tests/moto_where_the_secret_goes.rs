@@ -42,6 +42,13 @@ async fn a_redirecting_origin_fails_set_secret_and_the_collector_receives_nothin
         .expect_err("setSecret passed through a redirect");
     assert_eq!(collector.requests(), 0, "the redirect's target received requests");
     assert!(redirecting.requests() >= 1, "the origin was asked");
+    let pending = origin_verify_testkit::stage_value(&f.sm, &f.secret, PENDING)
+        .await
+        .unwrap();
+    assert!(
+        !redirecting.received_value(&pending),
+        "the value went to a URL that redirects"
+    );
     assert!(
         matches!(&err, Error::Probe { .. }) && err.to_string().contains("redirect"),
         "the message says a redirect failed the test: {err}"
@@ -73,6 +80,13 @@ async fn an_origin_that_answers_200_to_everything_fails_set_secret_before_cloudf
     );
     // The wrong value goes first: an unprotected URL never gets the real one, and is not asked again.
     assert_eq!(open.requests(), 1, "one request, with the wrong value");
+    let pending = origin_verify_testkit::stage_value(&f.sm, &f.secret, PENDING)
+        .await
+        .unwrap();
+    assert!(
+        !open.received_value(&pending),
+        "the value went to an unprotected URL"
+    );
     let calls = rotator.take_calls();
     assert!(writes(&calls).is_empty(), "{calls:?}");
     cloudfront_untouched(&f).await;
@@ -218,4 +232,48 @@ async fn an_origin_pointing_at_another_domain_is_refused() {
     })
     .await;
     assert!(err.to_string().contains("elsewhere.example.com"), "{err}");
+}
+
+// Item 2, the one exception: right after `templates/protect-existing.yaml` is created, Secrets Manager tests
+// the configuration before the routes require the header (docs/deploy.md, steps 2 and 3 follow the stack).
+// No origin sends the header yet; the check logs instead of failing the stack, and the current value is
+// not sent to the URL that admitted a wrong one. setSecret still refuses that URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_setup_is_finished_the_configuration_check_warns_and_sends_no_value_there() {
+    let f = Fixture::new(Accepts::CurrentAndPending).await;
+    let open = CannedOrigin::spawn(200).await;
+    let d3 = distribution(&f, &[api_origin(D1_ORIGIN, &[])]).await;
+    let overrides = [
+        ("ORIGIN_TEST_URLS", open.url.as_str()),
+        ("CLOUDFRONT_DISTRIBUTION_IDS", d3.as_str()),
+    ];
+    let temporary = f.stage().await;
+    let rotator = f.rotator(&overrides);
+    assert_eq!(
+        rotator.run("testSecret", &f.secret, &temporary).await.unwrap(),
+        origin_verify_rotator::Outcome::ConfigurationChecked
+    );
+    assert_eq!(open.requests(), 1, "only the wrong value was sent");
+    assert!(
+        !open.received_value(OLD),
+        "AWSCURRENT went to a URL that admits anything"
+    );
+    let calls = rotator.take_calls();
+    assert!(writes(&calls).is_empty(), "{calls:?}");
+
+    f.sm.update_secret_version_stage()
+        .secret_id(&f.secret)
+        .version_stage(PENDING)
+        .remove_from_version_id(&temporary)
+        .send()
+        .await
+        .expect("UpdateSecretVersionStage");
+    let token = f.stage().await;
+    rotator.run("createSecret", &f.secret, &token).await.unwrap();
+    let err = rotator.run("setSecret", &f.secret, &token).await.unwrap_err();
+    assert!(err.to_string().contains("answered 200 to a wrong value"), "{err}");
+    assert!(
+        origin_headers(&f.cf, &d3, D1_ORIGIN).await.is_empty(),
+        "nothing written"
+    );
 }

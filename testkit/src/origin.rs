@@ -5,7 +5,7 @@
 //! nothing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
 use hyper::Request;
@@ -110,6 +110,8 @@ pub struct CannedOrigin {
     /// `127.0.0.1:PORT`
     pub authority: String,
     requests: Arc<AtomicUsize>,
+    /// Every header value received, to check which values reached it (test values only).
+    values: Arc<Mutex<Vec<Vec<u8>>>>,
     task: JoinHandle<()>,
 }
 
@@ -128,8 +130,13 @@ impl CannedOrigin {
 
     async fn start(status: u16, location: Option<String>) -> Self {
         let requests = Arc::new(AtomicUsize::new(0));
+        let values = Arc::new(Mutex::new(Vec::new()));
         let counter = Arc::clone(&requests);
-        let (addr, task) = serve(move |_req| {
+        let seen = Arc::clone(&values);
+        let (addr, task) = serve(move |req| {
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(req.headers().values().map(|v| v.as_bytes().to_vec()));
             counter.fetch_add(1, Ordering::SeqCst);
             let mut res = reply(status, "canned");
             if let Some(location) = &location {
@@ -144,6 +151,7 @@ impl CannedOrigin {
             url: format!("http://{addr}/"),
             authority: addr.to_string(),
             requests,
+            values,
             task,
         }
     }
@@ -151,6 +159,15 @@ impl CannedOrigin {
     /// Requests received so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Whether any request so far carried a header with exactly this value.
+    pub fn received_value(&self, value: &str) -> bool {
+        self.values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|v| v == value.as_bytes())
     }
 }
 
