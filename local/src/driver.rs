@@ -54,6 +54,8 @@ impl RotationDriver {
         // A step may wait for propagation and deployment: allow the Lambda maximum.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(900))
+            // The emulator is on loopback: never through a proxy from HTTP_PROXY and the like.
+            .no_proxy()
             .build()
             .map_err(Error::http)?;
         Ok(Self { sm, invoke_url, http })

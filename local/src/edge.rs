@@ -72,7 +72,10 @@ const HISTORY: usize = 8;
 
 impl Edge {
     /// Reads the distribution once (so the edge starts with its header), then serves and keeps polling.
+    /// `cf` is used with its HTTP client replaced by one that ignores proxies ([`crate::direct`]): the
+    /// distribution's configuration holds the secret.
     pub async fn start(cf: aws_sdk_cloudfront::Client, config: EdgeConfig) -> Result<Self, Error> {
+        let cf = crate::direct::cloudfront(&cf);
         if config.location_delays.is_empty() {
             return Err(Error::Setup("the edge needs at least one location".into()));
         }
@@ -89,6 +92,8 @@ impl Edge {
             next_location: AtomicUsize::new(0),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // Never through a proxy from HTTP_PROXY and the like: these requests carry the secret.
+                .no_proxy()
                 // The origin (the stack's gateway) closes a connection left idle for its read timeout;
                 // retiring ours sooner means a request is never sent on one it is closing.
                 .pool_idle_timeout(crate::serve::READ_TIMEOUT / 2)

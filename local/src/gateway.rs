@@ -91,6 +91,8 @@ impl Gateway {
             // API Gateway gives an authorizer 10 s.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
+                // Never through a proxy from HTTP_PROXY and the like: the events carry the header value.
+                .no_proxy()
                 .build()
                 .map_err(Error::http)?,
         });

@@ -9,11 +9,13 @@
 //! - [`driver`]: Secrets Manager's rotation (the four steps, in order, retried).
 //!
 //! Both servers are [`serve`]'s: loopback only, a timeout on slow header sections, bounded header size and
-//! connection count. [`stack`] starts everything and runs the seed's story under load.
+//! connection count. Every client, the AWS SDK's included, goes straight to its loopback server, never
+//! through a proxy ([`direct`]). [`stack`] starts everything and runs the seed's story under load.
 #![deny(missing_docs)]
 #![warn(clippy::all, rust_2018_idioms)]
 #![forbid(unsafe_code)]
 
+pub mod direct;
 pub mod driver;
 pub mod edge;
 pub mod gateway;

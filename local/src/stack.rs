@@ -148,8 +148,9 @@ impl LocalStack {
     pub async fn start(options: StackOptions) -> Result<Self, Error> {
         std::fs::create_dir_all(&options.out_dir).map_err(|e| io_error(&options.out_dir, e))?;
         let moto = Moto::spawn().await;
-        let sm = sm_client(&moto.url);
-        let cf = cf_client(&moto.url);
+        // Straight to moto, never through a proxy: the answers hold the secret.
+        let sm = crate::direct::secrets_manager(&sm_client(&moto.url));
+        let cf = crate::direct::cloudfront(&cf_client(&moto.url));
         let secret = unique_name("origin-verify-local");
         let first_value = random_value(&sm).await?;
         create_secret(&sm, &secret, &first_value).await;
@@ -162,6 +163,9 @@ impl LocalStack {
             ("AWS_ACCESS_KEY_ID", "local"),
             ("AWS_SECRET_ACCESS_KEY", "local"),
             ("AWS_LAMBDA_LOG_LEVEL", options.log_level.as_str()),
+            // The functions read the secret from moto and send it to the origins: never through a proxy.
+            crate::direct::CHILD_ENV[0],
+            crate::direct::CHILD_ENV[1],
         ];
 
         let authorizer_log = options.out_dir.join("authorizer.log");
@@ -239,6 +243,8 @@ impl LocalStack {
     pub async fn seed_checks(&self) -> Result<SeedChecks, Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // Loopback only: never through a proxy from HTTP_PROXY and the like.
+            .no_proxy()
             .build()
             .map_err(Error::http)?;
         let status =

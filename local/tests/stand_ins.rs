@@ -1,6 +1,7 @@
 //! The stand-ins on their own, without the stack: the edge overwrites a viewer's copy of the header as
 //! CloudFront does, both servers cut off a client that trickles its header section (the edge: its body
-//! too), and the gateway's authorizer cache stays within its bound. The edge reads its distribution from the shared moto.
+//! too), the gateway's authorizer cache stays within its bound, and no stand-in sends through a proxy.
+//! The edge reads its distribution from the shared moto.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -356,4 +357,130 @@ async fn the_gateway_cache_never_exceeds_its_bound() {
     assert_eq!(status("k".repeat(MAX_HEADER_BYTES)).await, 431);
     assert_eq!(authorizer.invocations.load(Ordering::Relaxed), invocations);
     assert!(gateway.cache_len() <= CACHE_CAPACITY);
+}
+
+/// Marks the copy of [`the_stand_ins_never_send_through_a_proxy`] that runs with the proxy variables set.
+const PROXY_CHILD: &str = "ORIGIN_VERIFY_LOCAL_TEST_PROXY_CHILD";
+
+/// A listener standing where a proxy would be: counts the connections made to it and closes each at once,
+/// so a request sent through it fails instead of hanging.
+struct ProxyTrap {
+    url: String,
+    connections: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl ProxyTrap {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&connections);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+            }
+        });
+        Self {
+            url,
+            connections,
+            task,
+        }
+    }
+}
+
+impl Drop for ProxyTrap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Neither the stand-ins' own HTTP clients (edge → origin with the secret, gateway → authorizer with the
+/// header value) nor the edge's CloudFront client (the configuration holds the secret) go through a proxy
+/// named by HTTP_PROXY and the like. The test runs itself again as a child process with those variables
+/// pointing at a listener that only counts connections: this process's environment stays as it is, for the
+/// tests running beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stand_ins_never_send_through_a_proxy() {
+    if std::env::var_os(PROXY_CHILD).is_some() {
+        return through_edge_and_gateway().await;
+    }
+    let trap = ProxyTrap::start().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("this test binary"));
+    child
+        .args([
+            "--exact",
+            "the_stand_ins_never_send_through_a_proxy",
+            "--nocapture",
+        ])
+        .env(PROXY_CHILD, "1")
+        // Nothing may exempt loopback but the stand-ins themselves (REQUEST_METHOD: reqwest ignores
+        // HTTP_PROXY in a CGI environment).
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env_remove("REQUEST_METHOD")
+        .kill_on_drop(true);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        child.env(name, &trap.url);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), child.output())
+        .await
+        .expect("the child test ends within 2 minutes")
+        .expect("run the child test");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let log = format!("{}\n{}", text(&output.stdout), text(&output.stderr));
+    assert_eq!(
+        trap.connections.load(Ordering::Relaxed),
+        0,
+        "the proxy was contacted\n{log}"
+    );
+    assert!(output.status.success(), "{log}");
+}
+
+/// Viewer → edge → gateway → authorizer and back, with a value the authorizer admits.
+async fn through_edge_and_gateway() {
+    let authorizer = FakeAuthorizer::start().await;
+    let gateway = gateway_to(&authorizer, READ_TIMEOUT).await;
+    let cf = cf_client(&shared_moto_url());
+    // The test's own set-up goes straight to moto too: what is tested is what the stand-ins do.
+    let distribution = create_distribution_to(
+        &origin_verify_local::direct::cloudfront(&cf),
+        &[TestOrigin {
+            id: "api",
+            headers: &[(HEADER, RIGHT)],
+        }],
+        OriginTarget::Loopback(gateway.port),
+    )
+    .await;
+    // The client as testkit builds it, proxies from the environment and all: the edge must not use them.
+    let edge = Edge::start(
+        cf,
+        EdgeConfig {
+            distribution,
+            header: HEADER.to_owned(),
+            location_delays: vec![Duration::ZERO],
+            poll: Duration::from_secs(1),
+            read_timeout: READ_TIMEOUT,
+        },
+    )
+    .await
+    .expect("edge");
+    let status = http()
+        .get(&edge.url)
+        .send()
+        .await
+        .expect("through the edge")
+        .status();
+    assert_eq!(status, 200, "admitted through edge and gateway");
+    assert_eq!(authorizer.invocations.load(Ordering::Relaxed), 1);
 }
