@@ -120,9 +120,10 @@ impl Authorizer {
                     kind = ?event.kind,
                     identity_source = ?event.identity,
                     header = %self.config.header,
-                    "identity-source mismatch: identitySource is not exactly the header's value, so every \
-                     request is denied; configure the authorizer's identity source as the header alone \
-                     ($request.header.<header>), or none with caching off (logged once per sandbox)"
+                    "identity-source mismatch: identitySource is not exactly the header's value, so the \
+                     request is denied, as is every request while the authorizer's identity sources are \
+                     not that header alone; configure $request.header.<header> as its only identity \
+                     source, or none with caching off (logged once per sandbox)"
                 );
             }
             return Ok(Verdict::Deny(Denial::IdentitySourceMismatch));
