@@ -1,8 +1,9 @@
 //! Raw bytes in, response out, through `Authorizer::handle_bytes` (what the binary calls) with a loaded
 //! cache.
 //! Properties: never panics; never an error except REST's `Unauthorized`; admits only when the event
-//! presents a held value (AWSCURRENT, AWSPENDING, or AWSPREVIOUS inside its window); and the fast event
-//! reader, wherever it answers, gives the reference reader's answer.
+//! presents a held value (AWSCURRENT, AWSPENDING, or AWSPREVIOUS inside its window), in an HTTP API
+//! payload with an `identitySource` that is that value or none; and the fast event reader, wherever it
+//! answers, gives the reference reader's answer.
 #![no_main]
 
 use std::future::Future;
@@ -51,20 +52,33 @@ fn poll_ready<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Whether the event, read independently of the authorizer's parser, carries a held value exactly once.
-/// serde_json's `Value` is stricter than a parser that skips what it does not need (a lone surrogate
-/// escape in an ignored key, say); where it cannot read the event, the held value must at least appear in
-/// the bytes: nothing can be admitted without them.
+/// Whether the event, read independently of the authorizer's parser, carries a held value exactly once —
+/// and, in an HTTP API payload, an `identitySource` that is absent, `null`, or exactly that value (2.0: a
+/// list of it alone): API Gateway caches an allow under it. serde_json's `Value` is stricter than a parser
+/// that skips what it does not need (a lone surrogate escape in an ignored key, say); where it cannot read
+/// the event, the held value must at least appear in the bytes: nothing can be admitted without them.
 fn presents_held_value(text: &str) -> bool {
     let Ok(event) = serde_json::from_str::<serde_json::Value>(text) else {
         return HELD.iter().any(|v| text.contains(v));
     };
-    let token = event.get("authorizationToken").and_then(|t| t.as_str());
+    let version = event.get("version").and_then(|v| v.as_str());
+    // The token counts in a TOKEN event only (no version), the header in the others.
+    let token = event
+        .get("authorizationToken")
+        .and_then(|t| t.as_str())
+        .filter(|_| version.is_none() && event.get("type").and_then(|t| t.as_str()) == Some("TOKEN"));
     let header = event.get("headers").and_then(|h| h.as_object()).and_then(|h| {
         let mut found = h.iter().filter(|(k, _)| k.eq_ignore_ascii_case("x-origin-verify"));
         let first = found.next()?;
         found.next().is_none().then(|| first.1.as_str()).flatten()
     });
+    let identity_is = |value: &str| match (version, event.get("identitySource")) {
+        (Some("2.0" | "1.0"), None | Some(serde_json::Value::Null)) => true,
+        (Some("2.0"), Some(identity)) => *identity == serde_json::json!([value]),
+        (Some("1.0"), Some(identity)) => identity.as_str() == Some(value),
+        _ => true,
+    };
+    let header = header.filter(|&v| identity_is(v));
     let presented = [token, header].into_iter().flatten().any(|v| HELD.contains(&v));
     presented
 }
