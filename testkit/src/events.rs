@@ -52,7 +52,9 @@ impl EventKind {
 }
 
 /// The documented event of `kind` carrying `value` under the header `name` (`None`: no header). For TOKEN
-/// events the value is the `authorizationToken`.
+/// events the value is the `authorizationToken`. HTTP API events get the `identitySource` API Gateway sends
+/// when that header is the authorizer's only identity source (`$request.header.<name>`): `[value]` in
+/// payload 2.0, `value` in 1.0; without the header, none.
 pub fn event_with_header(kind: EventKind, name: &str, value: Option<&str>) -> String {
     let mut event: Value = serde_json::from_str(kind.fixture()).expect("fixture is JSON");
     let obj = event.as_object_mut().expect("fixture is an object");
