@@ -44,6 +44,8 @@ pub struct RotatorConfig {
     pub http_timeout: Duration,
     /// `ROTATION_PROBE_ATTEMPTS`: attempts per test request before a step fails (backoff in between).
     pub probe_attempts: usize,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
+    pub function_name: String,
 }
 
 impl RotatorConfig {
@@ -122,6 +124,7 @@ impl RotatorConfig {
             deploy_poll: env.seconds("ROTATION_DEPLOY_POLL_SECONDS", Duration::from_secs(15))?,
             http_timeout: env.seconds("ROTATION_HTTP_TIMEOUT_SECONDS", Duration::from_secs(5))?,
             probe_attempts: probe_attempts as usize,
+            function_name: env.string("AWS_LAMBDA_FUNCTION_NAME", "origin-verify-rotator"),
         })
     }
 }

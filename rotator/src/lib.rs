@@ -14,6 +14,7 @@ pub mod cloudfront;
 mod config;
 mod config_document;
 mod error;
+pub mod metrics;
 mod probe;
 mod rotation;
 mod secrets;

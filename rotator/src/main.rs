@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
-use origin_verify_rotator::{Rotator, RotatorConfig};
+use origin_verify_rotator::metrics::{rotation_line, step_line};
+use origin_verify_rotator::{Outcome, Rotator, RotatorConfig, Step};
 use origin_verify_shared::Env;
 
 #[global_allocator]
@@ -35,11 +36,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let rotator = Arc::clone(&rotator);
             async move {
                 let e = event.payload;
+                let started = std::time::Instant::now();
                 let result = rotator.run(&e.step, &e.secret_id, &e.client_request_token).await;
                 let calls = rotator.take_calls();
                 match &result {
                     Ok(outcome) => tracing::info!(step = e.step, ?outcome, ?calls, "rotation step finished"),
                     Err(err) => tracing::error!(step = e.step, error = %err, ?calls, "rotation step failed"),
+                }
+                // Metrics (CloudWatch EMF): one line per step run, one per completed rotation.
+                let function = &rotator.config().function_name;
+                if let Some(step) = Step::parse(&e.step) {
+                    step_line(function, step, started.elapsed(), result.is_ok()).print();
+                    if step == Step::Finish && matches!(result, Ok(Outcome::Done)) {
+                        rotation_line(function, &rotator.rotation_completed(&e.client_request_token)).print();
+                    }
                 }
                 result.map(|_| ()).map_err(Diagnostic::from)
             }

@@ -40,6 +40,7 @@ pub struct Rotator {
     pub(crate) http: reqwest::Client,
     pub(crate) config: RotatorConfig,
     calls: Mutex<Vec<&'static str>>,
+    timings: crate::metrics::Timings,
 }
 
 impl Rotator {
@@ -66,12 +67,24 @@ impl Rotator {
             http,
             config,
             calls: Mutex::new(Vec::new()),
+            timings: crate::metrics::Timings::default(),
         })
     }
 
     /// The calls made since the last call of this method (AWS operations and "HTTP GET"), in order.
     pub fn take_calls(&self) -> Vec<&'static str> {
         std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// What this process saw of the rotation `token`, which finishSecret has just completed (for its
+    /// metrics line); forgotten afterwards.
+    pub fn rotation_completed(&self, token: &str) -> crate::metrics::RotationTimes {
+        self.timings.completed(token)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RotatorConfig {
+        &self.config
     }
 
     pub(crate) fn record(&self, call: &'static str) {
@@ -82,6 +95,7 @@ impl Rotator {
     pub async fn run(&self, step: &str, secret: &str, token: &str) -> Result<Outcome, Error> {
         let step = Step::parse(step).ok_or_else(|| Error::UnknownStep(step.to_owned()))?;
         let ctx = Ctx { step, secret, token };
+        self.timings.step_started(token);
         let described = self.describe(&ctx).await?;
         let refuse = |problem| Error::Preamble {
             step,
@@ -149,7 +163,9 @@ impl Rotator {
         if self.sent_anywhere(ctx, &value).await? {
             tracing::info!("an origin already sends the AWSPENDING value: an earlier setSecret waited");
         } else {
+            let waiting = Instant::now();
             self.wait_for_propagation(readable).await;
+            self.timings.propagation_waited(ctx.token, waiting.elapsed());
         }
         for url in &self.config.origin_test_urls {
             self.probe(ctx, url, Some(&value), PENDING).await?;
@@ -222,7 +238,9 @@ impl Rotator {
             self.probe(ctx, url, Some(&pending), PENDING).await?;
             self.probe(ctx, url, Some(&current), CURRENT).await?;
         }
+        let waiting = Instant::now();
         self.wait_sent_and_deployed(ctx, &pending).await?;
+        self.timings.deploy_waited(ctx.token, waiting.elapsed());
         self.probe_through_cloudfront(ctx).await?;
         Ok(Outcome::Done)
     }
@@ -250,7 +268,9 @@ impl Rotator {
             // now, a stack update or a person may have put another value back into the distribution.
             let pending = self.require(ctx, Some(ctx.token), PENDING).await?;
             let pending = self.parse(ctx, &pending.secret_string, PENDING)?.value;
+            let waiting = Instant::now();
             self.wait_sent_and_deployed(ctx, &pending).await?;
+            self.timings.deploy_waited(ctx.token, waiting.elapsed());
             let Some(current) = described.version_with(CURRENT) else {
                 return Err(self.format_error(ctx, CURRENT, "no version is labelled AWSCURRENT".into()));
             };
