@@ -3,6 +3,12 @@
 //! event built from the request; deny → 403; allow → the backend. Results are cached per header value
 //! for the TTL, denies included; a failed invocation is a 500 and is not cached — as API Gateway does.
 //!
+//! The backend is a Lambda function too ([`GatewayConfig::backend_invoke_url`]: the real `backend` binary
+//! in the stack), invoked as the HTTP API's `AWS_PROXY` integration invokes it: a payload 2.0 event without
+//! the header, which the deployed template removes with the integration's parameter mapping
+//! (`remove:header.<HeaderName>`, template.yaml `BackendIntegration`). A backend that logs its events
+//! (lambda_runtime does at TRACE) would otherwise write the secret into its log.
+//!
 //! The cache holds at most [`GatewayConfig::cache_capacity`] answers ([`CACHE_CAPACITY`] in the stack):
 //! a flood of distinct header values costs invocations, never unbounded memory. When it is full, expired
 //! answers go first, then the oldest (the TTL is the same for all, so the oldest expires first). Each key is
@@ -35,6 +41,11 @@ pub struct GatewayConfig {
     pub cache_capacity: usize,
     /// How long a client may take to send a request's header section ([`crate::serve::READ_TIMEOUT`]).
     pub read_timeout: Duration,
+    /// The emulator's invoke URL for the backend function; `None`: a canned 200 stands in for it.
+    pub backend_invoke_url: Option<String>,
+    /// Whether the header is removed from the backend's event, as the template's parameter mapping does.
+    /// Off only to show what the removal prevents (a test); never off in the stack.
+    pub remove_header: bool,
 }
 
 /// The most authorizer answers the stack's gateway caches. The local stack needs a handful (the values
@@ -52,6 +63,14 @@ pub struct GatewayStats {
     pub cache_hits: u64,
     /// Failed invocations (answered 500, not cached).
     pub authorizer_errors: u64,
+    /// Invocations the authorizer answered with an allow (what its `Allows*` metrics count).
+    pub authorizer_allows: u64,
+    /// Invocations the authorizer answered with a deny (what its `Denies*` metrics count).
+    pub authorizer_denies: u64,
+    /// Backend invocations (admitted requests, with a backend configured).
+    pub backend_invocations: u64,
+    /// Backend invocations that failed or answered something that is not a response (answered 500).
+    pub backend_errors: u64,
 }
 
 #[derive(Default)]
@@ -60,6 +79,10 @@ struct Counters {
     invocations: AtomicU64,
     cache_hits: AtomicU64,
     authorizer_errors: AtomicU64,
+    authorizer_allows: AtomicU64,
+    authorizer_denies: AtomicU64,
+    backend_invocations: AtomicU64,
+    backend_errors: AtomicU64,
 }
 
 struct State {
@@ -88,7 +111,8 @@ impl Gateway {
             config,
             cache: Mutex::new(HashMap::new()),
             counters: Counters::default(),
-            // API Gateway gives an authorizer 10 s.
+            // API Gateway gives an authorizer 10 s (and an HTTP API integration at most 30 s; the
+            // backend answers in milliseconds).
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 // Never through a proxy from HTTP_PROXY and the like: the events carry the header value.
@@ -116,6 +140,10 @@ impl Gateway {
             invocations: c.invocations.load(Ordering::Relaxed),
             cache_hits: c.cache_hits.load(Ordering::Relaxed),
             authorizer_errors: c.authorizer_errors.load(Ordering::Relaxed),
+            authorizer_allows: c.authorizer_allows.load(Ordering::Relaxed),
+            authorizer_denies: c.authorizer_denies.load(Ordering::Relaxed),
+            backend_invocations: c.backend_invocations.load(Ordering::Relaxed),
+            backend_errors: c.backend_errors.load(Ordering::Relaxed),
         }
     }
 }
@@ -157,6 +185,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         }
         None => match invoke(&state, &req, &value).await {
             Some(allow) => {
+                let counter = if allow {
+                    &state.counters.authorizer_allows
+                } else {
+                    &state.counters.authorizer_denies
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
                 if !state.config.cache_ttl.is_zero() {
                     let now = Instant::now();
                     let mut cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,11 +210,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             }
         },
     };
-    if allowed {
-        // The backend stand-in: the deployed stack's `backend` function answers a test page here.
-        reply(200, "origin-verify backend (local stand-in): admitted\n")
-    } else {
-        reply(403, r#"{"message":"Forbidden"}"#)
+    if !allowed {
+        return reply(403, r#"{"message":"Forbidden"}"#);
+    }
+    match &state.config.backend_invoke_url {
+        Some(url) => {
+            state.counters.backend_invocations.fetch_add(1, Ordering::Relaxed);
+            let event = backend_event(&req, &state.config);
+            match invoke_backend(&state.http, url, &event).await {
+                Some(answer) => answer,
+                None => {
+                    state.counters.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    reply(500, r#"{"message":"Internal Server Error"}"#)
+                }
+            }
+        }
+        None => reply(200, "origin-verify backend (local stand-in): admitted\n"),
     }
 }
 
@@ -257,6 +302,74 @@ fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
             "timeEpoch": now.as_millis() as u64
         }
     })
+}
+
+/// The integration's payload 2.0 event for an admitted request: its headers (repeated ones comma-joined,
+/// as API Gateway does) without the origin-verify header when `config.remove_header`. No body: the
+/// stack's traffic is GETs.
+fn backend_event(req: &Request<Incoming>, config: &GatewayConfig) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in req.headers() {
+        if config.remove_header && name.as_str().eq_ignore_ascii_case(&config.header) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else { continue };
+        match headers.get_mut(name.as_str()) {
+            Some(serde_json::Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), value.into());
+            }
+        }
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let method = req.method().as_str();
+    let path = req.uri().path();
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": req.uri().query().unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "authorizer": { "lambda": {} },
+            "domainName": "127.0.0.1",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
+            "requestId": format!("{}", now.as_nanos()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": now.as_millis() as u64
+        },
+        "isBase64Encoded": false
+    })
+}
+
+/// Invokes the backend and turns its payload 2.0 response (`statusCode`, `headers`, `body`) into the
+/// reply; `None` when the invocation failed or answered no status code.
+async fn invoke_backend(http: &reqwest::Client, url: &str, event: &serde_json::Value) -> Option<Reply> {
+    let res = http.post(url).body(event.to_string()).send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&res.bytes().await.ok()?).ok()?;
+    let status = u16::try_from(body.get("statusCode")?.as_u64()?).ok()?;
+    let mut out = reply(status, body["body"].as_str().unwrap_or_default().to_owned());
+    if let Some(headers) = body["headers"].as_object() {
+        for (name, value) in headers {
+            let (Ok(name), Some(Ok(value))) = (
+                hyper::header::HeaderName::try_from(name.as_str()),
+                value.as_str().map(hyper::header::HeaderValue::try_from),
+            ) else {
+                continue;
+            };
+            out.headers_mut().insert(name, value);
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]

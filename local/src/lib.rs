@@ -5,12 +5,15 @@
 //! - [`edge`]: CloudFront (reads the origin header from the distribution, applies changes after a delay
 //!   per simulated edge location, sets the header — overwriting any copy the viewer sent — forwards);
 //! - [`gateway`]: an HTTP API with a Lambda authorizer (401 without invoking, bounded authorizer cache,
-//!   403/200);
+//!   403; an allow invokes the real `backend` function, with the header removed as the template's
+//!   integration does);
 //! - [`driver`]: Secrets Manager's rotation (the four steps, in order, retried).
 //!
 //! Both servers are [`serve`]'s: loopback only, a timeout on slow header sections, bounded header size and
 //! connection count. Every client, the AWS SDK's included, goes straight to its loopback server, never
-//! through a proxy ([`direct`]). [`stack`] starts everything and runs the seed's story under load.
+//! through a proxy ([`direct`]). [`stack`] starts everything and runs the seed's story under load, then
+//! reads the functions' metrics back from their EMF lines ([`metrics`]) and looks for every value the
+//! secret held in every log and report ([`scan`]).
 #![deny(missing_docs)]
 #![warn(clippy::all, rust_2018_idioms)]
 #![forbid(unsafe_code)]
@@ -18,7 +21,14 @@
 pub mod direct;
 pub mod driver;
 pub mod edge;
+/// CloudWatch EMF: `shared/src/emf.rs` itself, compiled into this crate (the validator and the metric
+/// names the functions print). The same file, not a copy: a dependency on `origin-verify-shared` would
+/// do the same once `Cargo.lock` lists it for this crate.
+#[path = "../../shared/src/emf.rs"]
+pub mod emf;
 pub mod gateway;
+pub mod metrics;
+pub mod scan;
 pub mod serve;
 pub mod stack;
 

@@ -34,9 +34,13 @@ struct Args {
     /// Where logs and reports go.
     #[arg(long, default_value = "target/local-stack")]
     out: PathBuf,
-    /// Log level of both functions (AWS_LAMBDA_LOG_LEVEL).
+    /// Log level of the authorizer and the rotator (AWS_LAMBDA_LOG_LEVEL); the backend runs at trace.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// The functions' metrics interval (ORIGIN_VERIFY_METRICS_SECONDS; 0: off). The run ends by waiting
+    /// this long and invoking the authorizer once more, so that its last line carries every count.
+    #[arg(long, default_value_t = 5)]
+    metrics_seconds: u64,
 }
 
 #[tokio::main]
@@ -60,8 +64,9 @@ async fn run(args: Args) -> ExitCode {
         authorizer_cache_ttl: Duration::from_secs(args.authorizer_cache_ttl),
         out_dir: args.out.clone(),
         log_level: args.log_level.clone(),
+        metrics_seconds: args.metrics_seconds,
     };
-    eprintln!("starting: moto, authorizer and rotator under cargo lambda, gateway, edge ...");
+    eprintln!("starting: moto, authorizer, rotator and backend under cargo lambda, gateway, edge ...");
     let stack = match LocalStack::start(options).await {
         Ok(stack) => stack,
         Err(err) => {
@@ -88,13 +93,10 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     println!("\n{}", outcome.summary());
-    match outcome.write(stack.out_dir()) {
-        Ok(()) => println!(
-            "reports: {}/report.html, report.json, outcome.json",
-            stack.out_dir().display()
-        ),
-        Err(err) => eprintln!("error: {err}"),
-    }
+    println!(
+        "reports: {}/report.html (load and function metrics), report.json, outcome.json; logs: authorizer.log, rotator.log, backend.log",
+        stack.out_dir().display()
+    );
     let through = outcome
         .report
         .target(THROUGH_EDGE)
@@ -105,9 +107,12 @@ async fn run(args: Args) -> ExitCode {
         && through == 0
         && outcome.edge_sends_current
         && outcome.rotations.iter().all(|(_, r)| r.ok)
-        && outcome.sm_calls.values().all(|n| *n <= outcome.sm_call_bound);
+        && outcome.sm_calls.values().all(|n| *n <= outcome.sm_call_bound)
+        && outcome.metrics.invalid.is_empty()
+        && outcome.gateway.backend_errors == 0
+        && outcome.secret_scan.clean();
     if ok {
-        println!("result: every request through the edge admitted, every direct request refused, rotations complete");
+        println!("result: every request through the edge admitted, every direct request refused, rotations complete, no value of the secret in any log or report");
         ExitCode::SUCCESS
     } else {
         println!("result: FAILED (see above)");

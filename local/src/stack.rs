@@ -15,11 +15,27 @@ use serde::Serialize;
 use crate::driver::{RotationDriver, RotationRecord, StepRecord};
 use crate::edge::{Edge, EdgeConfig};
 use crate::gateway::{Gateway, GatewayConfig, GatewayStats, CACHE_CAPACITY};
+use crate::metrics::{insert_section, EmfReadout};
+use crate::scan::{files_in, scan_files, SecretScan};
 use crate::serve::READ_TIMEOUT;
 use crate::Error;
 
 /// The header, as in the deployed stack.
 pub const HEADER: &str = "x-origin-verify";
+
+/// The distribution's origin that is the API (the gateway): the rotator's `CLOUDFRONT_ORIGIN_IDS`.
+pub const API_ORIGIN_ID: &str = "api";
+
+/// The functions that print metrics (their binaries' names, which are their `FunctionName`s here).
+pub const METRIC_FUNCTIONS: [&str; 2] = ["authorizer", "rotator"];
+
+/// The backend's log level, whatever [`StackOptions::log_level`] says: at TRACE lambda_runtime logs
+/// every event whole, so the secret scan would find the header's value in the backend's log if the
+/// gateway passed it on.
+pub const BACKEND_LOG_LEVEL: &str = "trace";
+
+/// What lambda_runtime logs, at TRACE, with each whole event it receives.
+const RAW_EVENT_LOGGED: &str = "raw JSON event received from Lambda";
 
 /// How the stack is set up.
 #[derive(Debug, Clone)]
@@ -34,8 +50,12 @@ pub struct StackOptions {
     pub authorizer_cache_ttl: Duration,
     /// Where logs and reports go.
     pub out_dir: PathBuf,
-    /// `AWS_LAMBDA_LOG_LEVEL` of both functions (`debug` shows everything the SDK and runtime log).
+    /// `AWS_LAMBDA_LOG_LEVEL` of the authorizer and the rotator (`debug` shows everything the SDK and
+    /// runtime log). The backend always runs at [`BACKEND_LOG_LEVEL`].
     pub log_level: String,
+    /// Both functions' `ORIGIN_VERIFY_METRICS_SECONDS` (`0`: no metrics). The run ends by waiting this
+    /// long and invoking the authorizer once more, so that its last line carries every count.
+    pub metrics_seconds: u64,
 }
 
 impl Default for StackOptions {
@@ -51,6 +71,7 @@ impl Default for StackOptions {
             authorizer_cache_ttl: Duration::from_secs(5),
             out_dir: PathBuf::from("target/local-stack"),
             log_level: "info".to_owned(),
+            metrics_seconds: 5,
         }
     }
 }
@@ -69,9 +90,12 @@ pub struct LocalStack {
     pub edge: Edge,
     driver: RotationDriver,
     authorizer_log: PathBuf,
+    rotator_log: PathBuf,
+    backend_log: PathBuf,
     // Dropped last: the processes.
     _authorizer: CargoLambda,
     _rotator: CargoLambda,
+    _backend: CargoLambda,
     _moto: Moto,
 }
 
@@ -123,8 +147,19 @@ pub struct Outcome {
     pub sm_calls: BTreeMap<u32, u64>,
     /// The most calls one authorizer process may make under these settings (see [`call_bound`]).
     pub sm_call_bound: u64,
-    /// The gateway's counters.
+    /// The gateway's counters (taken after the last invocation).
     pub gateway: GatewayStats,
+    /// Whether the authorizer printed a line after the run's last invocation (so the counts since its
+    /// previous line are in the metrics, not lost with the process). `false` when metrics are off.
+    pub metrics_flushed: bool,
+    /// The functions' metrics, read back from the EMF lines in their logs.
+    pub metrics: EmfReadout,
+    /// Events the backend's runtime logged whole (TRACE): one per backend invocation, or the scan of its
+    /// log proves less than it claims.
+    pub backend_events_logged: u64,
+    /// Every value the secret held, looked for in every log and report in the output directory (the
+    /// `outcome.json` scanned is the one written just before, without this field's result).
+    pub secret_scan: SecretScan,
 }
 
 /// The load-test target names.
@@ -156,6 +191,7 @@ impl LocalStack {
         create_secret(&sm, &secret, &first_value).await;
 
         let refresh = options.refresh_seconds.to_string();
+        let metrics_seconds = options.metrics_seconds.to_string();
         let propagation = (options.refresh_seconds + options.propagation_margin_seconds).to_string();
         let aws_env = [
             ("AWS_ENDPOINT_URL", moto.url.as_str()),
@@ -168,14 +204,27 @@ impl LocalStack {
             crate::direct::CHILD_ENV[1],
         ];
 
-        let authorizer_log = options.out_dir.join("authorizer.log");
-        let _ = std::fs::remove_file(&authorizer_log);
+        let authorizer_log = fresh_log(&options.out_dir, "authorizer.log");
         let mut env = aws_env.to_vec();
         env.extend([
             ("ORIGIN_VERIFY_SECRET_ID", secret.as_str()),
             ("ORIGIN_VERIFY_REFRESH_SECONDS", refresh.as_str()),
+            ("ORIGIN_VERIFY_METRICS_SECONDS", metrics_seconds.as_str()),
         ]);
         let authorizer = CargoLambda::spawn_logged("authorizer", &env, Some(&authorizer_log)).await;
+
+        // The backend needs no AWS access: only its log level and no proxy.
+        let backend_log = fresh_log(&options.out_dir, "backend.log");
+        let backend = CargoLambda::spawn_logged(
+            "backend",
+            &[
+                ("AWS_LAMBDA_LOG_LEVEL", BACKEND_LOG_LEVEL),
+                crate::direct::CHILD_ENV[0],
+                crate::direct::CHILD_ENV[1],
+            ],
+            Some(&backend_log),
+        )
+        .await;
 
         let gateway = Gateway::start(GatewayConfig {
             authorizer_invoke_url: format!("{}/2015-03-31/functions/authorizer/invocations", authorizer.url),
@@ -183,12 +232,18 @@ impl LocalStack {
             cache_ttl: options.authorizer_cache_ttl,
             cache_capacity: CACHE_CAPACITY,
             read_timeout: READ_TIMEOUT,
+            backend_invoke_url: Some(format!(
+                "{}/2015-03-31/functions/backend/invocations",
+                backend.url
+            )),
+            // As the template's parameter mapping does (template.yaml, BackendIntegration).
+            remove_header: true,
         })
         .await?;
         let distribution = create_distribution_to(
             &cf,
             &[TestOrigin {
-                id: "api",
+                id: API_ORIGIN_ID,
                 headers: &[(HEADER, first_value.as_str())],
             }],
             OriginTarget::Loopback(gateway.port),
@@ -209,14 +264,18 @@ impl LocalStack {
         let mut env = aws_env.to_vec();
         env.extend([
             ("CLOUDFRONT_DISTRIBUTION_IDS", distribution.as_str()),
+            // The one origin it protects: the gateway (the distribution's only origin, id `api`).
+            ("CLOUDFRONT_ORIGIN_IDS", API_ORIGIN_ID),
+            // The one origin the rotator may write (required: it never writes an origin it does not protect).
+            ("CLOUDFRONT_ORIGIN_IDS", "api"),
             ("ORIGIN_TEST_URLS", gateway.url.as_str()),
             ("CLOUDFRONT_TEST_URLS", edge.url.as_str()),
             ("ORIGIN_VERIFY_REFRESH_SECONDS", refresh.as_str()),
             ("ROTATION_PROPAGATION_SECONDS", propagation.as_str()),
             ("ROTATION_DEPLOY_POLL_SECONDS", "1"),
+            ("ORIGIN_VERIFY_METRICS_SECONDS", metrics_seconds.as_str()),
         ]);
-        let rotator_log = options.out_dir.join("rotator.log");
-        let _ = std::fs::remove_file(&rotator_log);
+        let rotator_log = fresh_log(&options.out_dir, "rotator.log");
         let rotator = CargoLambda::spawn_logged("rotator", &env, Some(&rotator_log)).await;
         let driver = RotationDriver::new(
             sm.clone(),
@@ -232,8 +291,11 @@ impl LocalStack {
             edge,
             driver,
             authorizer_log,
+            rotator_log,
+            backend_log,
             _authorizer: authorizer,
             _rotator: rotator,
+            _backend: backend,
             _moto: moto,
         })
     }
@@ -261,7 +323,9 @@ impl LocalStack {
         })
     }
 
-    /// Runs `scenario`: load on the three targets, rotations spread over it, then the final checks.
+    /// Runs `scenario`: load on the three targets, rotations spread over it, then the final checks: the
+    /// edge's values, the authorizer's last metrics line, the metrics read back, the reports written
+    /// into the output directory, and the secret scan of every log and report there.
     pub async fn run(&self, scenario: &Scenario) -> Result<Outcome, Error> {
         let rotation_estimate =
             Duration::from_secs(self.options.refresh_seconds + self.options.propagation_margin_seconds + 4);
@@ -335,7 +399,8 @@ impl LocalStack {
             .unwrap_or_default();
         let edge_sends_current = !current.is_empty() && final_edge_values.iter().all(|v| *v == current);
         let rotations = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
-        Ok(Outcome {
+        let metrics_flushed = self.flush_metrics().await?;
+        let mut outcome = Outcome {
             seed,
             report,
             rotations,
@@ -347,7 +412,63 @@ impl LocalStack {
                 scenario.rotations,
             ),
             gateway: self.gateway.stats(),
-        })
+            metrics_flushed,
+            metrics: self.metrics(),
+            backend_events_logged: count_lines(&self.backend_log, RAW_EVENT_LOGGED),
+            secret_scan: SecretScan::default(),
+        };
+        let dir = self.out_dir();
+        outcome.write(dir)?;
+        outcome.secret_scan = scan_files(&files_in(dir)?, &self.secret_values().await?)?;
+        outcome.write(dir)?;
+        Ok(outcome)
+    }
+
+    /// Makes the authorizer print what it counted since its last metrics line: on Lambda those counts
+    /// are lost when the sandbox ends (README, "Operating it"); here the run's figures must be whole.
+    /// Waits for the interval, invokes it through the gateway once more with a value never sent before
+    /// (not cached: a deny, counted by the gateway too), and waits for the line. Whether one came.
+    async fn flush_metrics(&self) -> Result<bool, Error> {
+        if self.options.metrics_seconds == 0 {
+            return Ok(false);
+        }
+        // A time the extension requires, not a synchronisation: it prints at most once per interval,
+        // and its last line went out at the latest now (no invocation is in flight any more).
+        tokio::time::sleep(Duration::from_secs(self.options.metrics_seconds) + Duration::from_millis(100))
+            .await;
+        let before = count_emf_lines(&self.authorizer_log);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            // Loopback only: never through a proxy from HTTP_PROXY and the like.
+            .no_proxy()
+            .build()
+            .map_err(Error::http)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let _ = http
+            .get(&self.gateway.url)
+            .header(HEADER, format!("last-invocation-for-the-metrics-{nanos}"))
+            .send()
+            .await;
+        // The extension prints after the response has gone out: wait for the line, at most 10 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if count_emf_lines(&self.authorizer_log) > before {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(false)
+    }
+
+    /// The metrics in the authorizer's and the rotator's logs so far.
+    pub fn metrics(&self) -> EmfReadout {
+        let mut readout = EmfReadout::default();
+        readout.read_log("authorizer", &self.authorizer_log);
+        readout.read_log("rotator", &self.rotator_log);
+        readout
     }
 
     /// Secrets Manager calls per authorizer process, read from the last "secret refreshed" line of each.
@@ -364,38 +485,37 @@ impl LocalStack {
         calls
     }
 
-    /// Every value the secret has held (all versions, also those without a label any more).
-    pub async fn secret_values(&self) -> Vec<String> {
-        let mut values = Vec::new();
-        let Ok(list) = self
+    /// Every value the secret has held (all versions, also those without a label any more), for the
+    /// secret scan. An error names the call, never a value.
+    pub async fn secret_values(&self) -> Result<Vec<String>, Error> {
+        let list = self
             .sm
             .list_secret_version_ids()
             .secret_id(&self.secret)
             .include_deprecated(true)
+            // One page: the stack makes one version, and one more per rotation.
+            .max_results(100)
             .send()
             .await
-        else {
-            return values;
-        };
+            .map_err(|e| Error::Setup(format!("ListSecretVersionIds: {e}")))?;
+        let mut values = Vec::new();
         for version in list.versions.unwrap_or_default() {
             let Some(id) = version.version_id else { continue };
-            let Ok(out) = self
+            let out = self
                 .sm
                 .get_secret_value()
                 .secret_id(&self.secret)
                 .version_id(id)
                 .send()
                 .await
-            else {
-                continue;
-            };
+                .map_err(|e| Error::Setup(format!("GetSecretValue of a version: {e}")))?;
             let json: serde_json::Value =
                 serde_json::from_str(out.secret_string().unwrap_or("{}")).unwrap_or_default();
             if let Some(v) = json["HEADERVALUE"].as_str() {
                 values.push(v.to_owned());
             }
         }
-        values
+        Ok(values)
     }
 
     /// Where the reports go.
@@ -405,7 +525,8 @@ impl LocalStack {
 }
 
 impl Outcome {
-    /// Writes `report.json`, `report.html` (from the load test) and `outcome.json` into `dir`.
+    /// Writes `report.json`, `report.html` (the load test's, with a section of the functions' metrics
+    /// added before its end) and `outcome.json` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), Error> {
         let report_json = dir.join("report.json");
         self.report
@@ -415,6 +536,9 @@ impl Outcome {
         self.report
             .write_html(&report_html)
             .map_err(|e| io_error(&report_html, e))?;
+        let page = std::fs::read_to_string(&report_html).map_err(|e| io_error(&report_html, e))?;
+        let page = insert_section(&page, &self.metrics.html_section(&METRIC_FUNCTIONS));
+        std::fs::write(&report_html, page).map_err(|e| io_error(&report_html, e))?;
         let outcome = dir.join("outcome.json");
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::Setup(e.to_string()))?;
         std::fs::write(&outcome, text).map_err(|e| io_error(&outcome, e))
@@ -472,6 +596,25 @@ impl Outcome {
             self.gateway.authorizer_errors,
             self.gateway.missing_header,
         ));
+        out.push_str(&format!(
+            "gateway's authorizer invocations by answer: {} allows, {} denies, {} failed; backend: {} invocations, {} failed, {} events logged whole at TRACE (header removed before the backend)\n",
+            self.gateway.authorizer_allows,
+            self.gateway.authorizer_denies,
+            self.gateway.authorizer_errors,
+            self.gateway.backend_invocations,
+            self.gateway.backend_errors,
+            self.backend_events_logged,
+        ));
+        out.push('\n');
+        out.push_str(&self.metrics.summary(&METRIC_FUNCTIONS));
+        if !self.metrics_flushed {
+            out.push_str(
+                "  (the authorizer printed no line after the last invocation: its last counts are missing)\n",
+            );
+        }
+        out.push('\n');
+        out.push_str(&self.secret_scan.summary());
+        out.push('\n');
         out
     }
 }
@@ -505,6 +648,31 @@ fn field(line: &str, name: &str) -> Option<u64> {
     let start = line.find(&format!("{name}="))? + name.len() + 1;
     let digits: String = line[start..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// `dir/name`, emptied: a log starts with this run.
+fn fresh_log(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Lines of `path` containing `needle` (0 if it cannot be read).
+fn count_lines(path: &Path, needle: &str) -> u64 {
+    let text = std::fs::read(path).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count() as u64
+}
+
+/// EMF lines in `path` so far.
+fn count_emf_lines(path: &Path) -> u64 {
+    let text = std::fs::read(path).unwrap_or_default();
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| crate::emf::looks_like_emf(l))
+        .count() as u64
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {

@@ -1,6 +1,7 @@
 //! The stand-ins on their own, without the stack: the edge overwrites a viewer's copy of the header as
 //! CloudFront does, both servers cut off a client that trickles its header section (the edge: its body
-//! too), the gateway's authorizer cache stays within its bound, and no stand-in sends through a proxy.
+//! too), the gateway's authorizer cache stays within its bound, no stand-in sends through a proxy, and
+//! the gateway removes the header before the real `backend` (under the emulator, at TRACE).
 //! The edge reads its distribution from the shared moto.
 
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use tokio::task::JoinHandle;
 const HEADER: &str = "x-origin-verify";
 /// What the distribution tells the edge to send. Not a secret: a fixture.
 const EDGE_VALUE: &str = "edge-value-0123456789abcdefghijk";
-/// The one value the fake authorizer admits.
+/// The fake authorizer admits this value and every value that starts with it.
 const RIGHT: &str = "right-value";
 
 fn http() -> reqwest::Client {
@@ -75,7 +76,8 @@ impl Drop for RecordingOrigin {
     }
 }
 
-/// An authorizer behind the emulator's invoke URL: admits [`RIGHT`] only, counts invocations.
+/// An authorizer behind the emulator's invoke URL: admits [`RIGHT`] (and values starting with it) only,
+/// counts invocations.
 struct FakeAuthorizer {
     url: String,
     invocations: Arc<AtomicU64>,
@@ -96,7 +98,9 @@ impl FakeAuthorizer {
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
                 let event: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let allowed = event["identitySource"][0].as_str() == Some(RIGHT);
+                let allowed = event["identitySource"][0]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with(RIGHT));
                 reply(200, serde_json::json!({ "isAuthorized": allowed }).to_string())
             }
         })
@@ -141,6 +145,17 @@ async fn edge_to(origin_port: u16, read_timeout: Duration) -> Edge {
 }
 
 async fn gateway_to(authorizer: &FakeAuthorizer, read_timeout: Duration) -> Gateway {
+    gateway_with_backend(authorizer, read_timeout, None, true).await
+}
+
+/// A gateway whose backend is the function at `backend_invoke_url` (`None`: the canned reply), removing
+/// the header before it or not.
+async fn gateway_with_backend(
+    authorizer: &FakeAuthorizer,
+    read_timeout: Duration,
+    backend_invoke_url: Option<String>,
+    remove_header: bool,
+) -> Gateway {
     Gateway::start(GatewayConfig {
         authorizer_invoke_url: authorizer.url.clone(),
         header: HEADER.to_owned(),
@@ -148,6 +163,8 @@ async fn gateway_to(authorizer: &FakeAuthorizer, read_timeout: Duration) -> Gate
         cache_ttl: Duration::from_secs(600),
         cache_capacity: CACHE_CAPACITY,
         read_timeout,
+        backend_invoke_url,
+        remove_header,
     })
     .await
     .expect("gateway")
@@ -483,4 +500,87 @@ async fn through_edge_and_gateway() {
         .status();
     assert_eq!(status, 200, "admitted through edge and gateway");
     assert_eq!(authorizer.invocations.load(Ordering::Relaxed), 1);
+}
+
+/// The real `backend` under the emulator at TRACE, where lambda_runtime logs every event whole, behind two
+/// gateways: one removing the header as the template's parameter mapping does, one not. The value sent
+/// through the first never reaches the backend's log; the one sent through the second does, and the
+/// secret scan finds it — so the stack's scan of the backend's log can fail, and the removal is what
+/// keeps it clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backend_logs_the_header_unless_the_gateway_removes_it() {
+    let dir = std::env::temp_dir().join(format!("origin-verify-backend-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let log = dir.join("backend.log");
+    let _ = std::fs::remove_file(&log);
+    let backend = origin_verify_testkit::CargoLambda::spawn_logged(
+        "backend",
+        &[
+            (
+                "AWS_LAMBDA_LOG_LEVEL",
+                origin_verify_local::stack::BACKEND_LOG_LEVEL,
+            ),
+            ("NO_PROXY", "*"),
+        ],
+        Some(&log),
+    )
+    .await;
+    let invoke_url = format!("{}/2015-03-31/functions/backend/invocations", backend.url);
+    let authorizer = FakeAuthorizer::start().await;
+    let removing = gateway_with_backend(&authorizer, READ_TIMEOUT, Some(invoke_url.clone()), true).await;
+    let passing_on = gateway_with_backend(&authorizer, READ_TIMEOUT, Some(invoke_url), false).await;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // Fixtures the fake authorizer admits; unique, so that only this run's log can hold them.
+    let removed = format!("{RIGHT}-removed-{nanos}");
+    let passed_on = format!("{RIGHT}-passed-on-{nanos}");
+    for (gateway, value) in [(&removing, &removed), (&passing_on, &passed_on)] {
+        let res = http()
+            .get(format!("{}some/path?q=1", gateway.url))
+            .header(HEADER, value.as_str())
+            .send()
+            .await
+            .expect("through the gateway");
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/html; charset=utf-8",
+            "the backend's own answer"
+        );
+        let page = res.text().await.expect("page");
+        assert!(page.contains("<code>GET /some/path</code>"), "{page}");
+        let stats = gateway.stats();
+        assert_eq!((stats.backend_invocations, stats.backend_errors), (1, 0));
+    }
+
+    // lambda_runtime logs each event before calling the handler, and the answer came after: both events
+    // are in the log by now.
+    let text = std::fs::read_to_string(&log).expect("backend log");
+    assert_eq!(
+        text.matches("raw JSON event received from Lambda").count(),
+        2,
+        "the backend logged both events whole (TRACE)"
+    );
+    let scan = |value: &str| {
+        origin_verify_local::scan::scan_files(std::slice::from_ref(&log), &[value.to_owned()]).expect("scan")
+    };
+    let with_removal = scan(&removed);
+    assert!(
+        with_removal.clean(),
+        "the header the gateway removed reached the backend's log: {}",
+        with_removal.summary()
+    );
+    let without_removal = scan(&passed_on);
+    assert!(
+        !without_removal.findings.is_empty(),
+        "without the removal the backend's TRACE log holds the value, and the scan finds it"
+    );
+    // Other headers still reach the backend.
+    assert!(
+        text.contains("user-agent") || text.contains("host"),
+        "headers reach the backend"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
