@@ -212,7 +212,7 @@ impl EmfReadout {
         }
         metrics
             .totals
-            .sort_by(|a, b| (order(&a.name), &a.dimensions).cmp(&(order(&b.name), &b.dimensions)));
+            .sort_by_cached_key(|t| (order(&t.name), step_order(&t.dimensions)));
     }
 
     /// The metrics for the summary: per function, one metric a line.
@@ -391,6 +391,19 @@ fn order(name: &str) -> usize {
     names::all().position(|n| n == name).unwrap_or(usize::MAX)
 }
 
+/// Steps in Secrets Manager's order, then any other dimension values by name.
+fn step_order(dimensions: &[(String, String)]) -> Vec<(usize, String)> {
+    dimensions
+        .iter()
+        .map(|(k, v)| {
+            let at = crate::driver::STEPS
+                .iter()
+                .position(|s| k == names::STEP && s == v);
+            (at.unwrap_or(usize::MAX), v.clone())
+        })
+        .collect()
+}
+
 fn number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{value:.0}")
@@ -452,6 +465,7 @@ mod tests {
             step_line("createSecret", 12.0),
             step_line("setSecret", 7000.0),
             step_line("createSecret", 30.0),
+            step_line("finishSecret", 50.0),
         ]
         .join("\n");
         readout.read_text("rotator", "rotator.log", &rotator_log);
@@ -463,7 +477,7 @@ mod tests {
         assert_eq!(a.sum_prefixed("Denies"), 1.0);
         assert_eq!(a.value(names::SNAPSHOT_AGE_MAX), 2.5);
         let r = readout.function("rotator").expect("rotator");
-        assert_eq!(r.lines, 3);
+        assert_eq!(r.lines, 4);
         let create = [(names::STEP, "createSecret")];
         assert_eq!(r.value_with(names::STEP_SUCCEEDED, &create), 2.0);
         assert_eq!(r.value_with(names::STEP_DURATION, &create), 30.0);
@@ -477,6 +491,11 @@ mod tests {
         assert!(summary.contains("AllowsCurrent"), "{summary}");
         assert!(summary.contains("StepSucceeded[createSecret]"), "{summary}");
         assert!(summary.contains("backend: no metric lines"), "{summary}");
+        let at = |label: &str| summary.find(label).expect(label);
+        assert!(
+            at("StepDuration[setSecret]") < at("StepDuration[finishSecret]"),
+            "steps in Secrets Manager's order: {summary}"
+        );
         let page = insert_section(
             "<html><body><main><p>load</p></main></body></html>",
             &readout.html_section(&["authorizer"]),
