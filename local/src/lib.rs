@@ -21,11 +21,8 @@
 pub mod direct;
 pub mod driver;
 pub mod edge;
-/// CloudWatch EMF: `shared/src/emf.rs` itself, compiled into this crate (the validator and the metric
-/// names the functions print). The same file, not a copy: a dependency on `origin-verify-shared` would
-/// do the same once `Cargo.lock` lists it for this crate.
-#[path = "../../shared/src/emf.rs"]
-pub mod emf;
+/// The CloudWatch EMF format and metric names, shared with the functions that print them.
+pub use origin_verify_shared::emf;
 pub mod gateway;
 pub mod metrics;
 pub mod scan;
