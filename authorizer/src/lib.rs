@@ -17,6 +17,7 @@ pub mod response;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use origin_verify_extension::metrics::Counter;
 use origin_verify_extension::{Decision, DenyReason, SecretCache, Stage};
 
 pub use config::{Config, ResponseMode};
@@ -83,6 +84,7 @@ impl Authorizer {
             Ok(event) => event,
             Err(why) => {
                 tracing::debug!(?why, "unrecognised event denied");
+                self.cache.metrics().count(Counter::DeniesMalformed);
                 return Ok(Response::DenyAnyShape);
             }
         };
@@ -103,14 +105,23 @@ impl Authorizer {
     ///
     /// Errors only for a REST request without the header (`Unauthorized`, a 401) and when the cache
     /// cannot decide.
+    /// The header-level denials are counted here (metrics); the cache counts its own outcomes.
     pub async fn decide(&self, event: &Event<'_>) -> Result<Verdict, Error> {
+        let metrics = self.cache.metrics();
         let value = match &event.header {
             Presented::One(value) => value,
             Presented::Missing if matches!(event.kind, EventKind::RestRequest | EventKind::RestToken) => {
+                metrics.count(Counter::DeniesMissing);
                 return Err(Error::Unauthorized);
             }
-            Presented::Missing => return Ok(Verdict::Deny(Denial::HeaderMissing)),
-            Presented::Duplicate => return Ok(Verdict::Deny(Denial::HeaderRepeated)),
+            Presented::Missing => {
+                metrics.count(Counter::DeniesMissing);
+                return Ok(Verdict::Deny(Denial::HeaderMissing));
+            }
+            Presented::Duplicate => {
+                metrics.count(Counter::DeniesRepeated);
+                return Ok(Verdict::Deny(Denial::HeaderRepeated));
+            }
         };
         // Before the cache: the answer would be cached under a key that is not the value, so no value can
         // make it safe, and a mismatch must not start refreshes either.
@@ -126,6 +137,7 @@ impl Authorizer {
                      source, or none with caching off (logged once per sandbox)"
                 );
             }
+            metrics.count(Counter::DeniesIdentitySource);
             return Ok(Verdict::Deny(Denial::IdentitySourceMismatch));
         }
         match self.cache.decide(value.as_bytes()).await {
