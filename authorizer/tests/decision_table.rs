@@ -2,16 +2,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
-use origin_verify_authorizer::{Authorizer, Config, Error};
-use origin_verify_extension::{
-    CacheConfig, HeldVersion, Loader, PreviousVersion, SecretCache, Snapshot, MAX_VALUE_LEN,
-};
-use origin_verify_shared::{table, Env};
-use origin_verify_testkit::sm_client;
+use origin_verify_authorizer::{Authorizer, Error};
+use origin_verify_extension::{HeldVersion, PreviousVersion, Snapshot, MAX_VALUE_LEN};
 
 /// An authorizer whose cache holds CURRENT, PENDING and PREVIOUS (its window open or closed), fresh.
 fn authorizer(previous_open: bool) -> Authorizer {
@@ -31,15 +26,7 @@ fn authorizer(previous_open: bool) -> Authorizer {
         }),
         fetched_at: now,
     };
-    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).expect("config");
-    // Refreshes never run here: the snapshot is fresh and misses on a fresh snapshot wait for nothing.
-    let mut cache_config = CacheConfig::new("unused");
-    cache_config.miss_refresh_min_interval = Duration::from_secs(3600);
-    let cache: Arc<SecretCache> = SecretCache::with_snapshot(
-        Loader::new(sm_client("http://127.0.0.1:9"), cache_config),
-        snapshot,
-    );
-    Authorizer::new(config, cache)
+    authorizer_holding(snapshot)
 }
 
 async fn check(authorizer: &Authorizer, kind: Kind, raw: &str, expect: Expect, row: &str) {

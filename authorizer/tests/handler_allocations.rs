@@ -6,10 +6,8 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, Snapshot};
-use origin_verify_shared::{table, Env};
-use origin_verify_testkit::{allocations_during, poll_ready, sm_client, CountingAllocator};
+use origin_verify_extension::{HeldVersion, Snapshot};
+use origin_verify_testkit::{allocations_during, poll_ready, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -27,12 +25,7 @@ fn allocations_per_handler_call() {
         previous: None,
         fetched_at: Instant::now(),
     };
-    let cache = SecretCache::with_snapshot(
-        Loader::new(sm_client("http://127.0.0.1:9"), CacheConfig::new("unused")),
-        snapshot,
-    );
-    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).unwrap();
-    let authorizer = Authorizer::new(config, cache);
+    let authorizer = authorizer_holding(snapshot);
 
     // (kind, allocations expected for an allowed request)
     // Strings are borrowed from the event and the fast reader skips nested objects without a heap stack.

@@ -11,10 +11,7 @@ use common::*;
 use lambda_runtime::tracing::subscriber::fmt;
 use lambda_runtime::tracing::subscriber::fmt::MakeWriter;
 use lambda_runtime::tracing::Level;
-use origin_verify_authorizer::{Authorizer, Config};
-use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, Snapshot};
-use origin_verify_shared::{table, Env};
-use origin_verify_testkit::sm_client;
+use origin_verify_extension::{HeldVersion, Snapshot};
 
 /// Everything the subscriber writes.
 #[derive(Clone, Default)]
@@ -53,12 +50,7 @@ async fn identity_source_mismatch_is_logged_once_and_never_with_a_value() {
         previous: None,
         fetched_at: Instant::now(),
     };
-    let cache = SecretCache::with_snapshot(
-        Loader::new(sm_client("http://127.0.0.1:9"), CacheConfig::new("unused")),
-        snapshot,
-    );
-    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).unwrap();
-    let authorizer = Authorizer::new(config, cache);
+    let authorizer = authorizer_holding(snapshot);
 
     // Three mismatches and two admitted requests, three times, through clones (as the binary does).
     let requests = [

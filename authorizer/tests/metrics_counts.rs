@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
-use origin_verify_authorizer::{Authorizer, Config};
+use origin_verify_authorizer::Authorizer;
 use origin_verify_extension::metrics::Counter;
-use origin_verify_extension::{CacheConfig, HeldVersion, Loader, SecretCache, Snapshot};
-use origin_verify_shared::{table, Env};
-use origin_verify_testkit::sm_client;
+use origin_verify_extension::{HeldVersion, Snapshot};
 use serde_json::{json, Value};
 
 fn authorizer() -> Authorizer {
@@ -21,14 +18,7 @@ fn authorizer() -> Authorizer {
         previous: None,
         fetched_at: Instant::now(),
     };
-    let config = Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")]))).expect("config");
-    let mut cache_config = CacheConfig::new("unused");
-    cache_config.miss_refresh_min_interval = Duration::from_secs(3600);
-    let cache: Arc<SecretCache> = SecretCache::with_snapshot(
-        Loader::new(sm_client("http://127.0.0.1:9"), cache_config),
-        snapshot,
-    );
-    Authorizer::new(config, cache)
+    authorizer_holding(snapshot)
 }
 
 /// A payload 2.0 event whose identitySource says `identity` while the header holds `value`.

@@ -16,6 +16,25 @@ pub const FAR_MISS: &str = "x";
 
 pub use origin_verify_testkit::{EventKind as Kind, EVENT_KINDS as KINDS};
 
+/// An authorizer (default configuration) whose cache holds `snapshot` and never refreshes during a test:
+/// no Secrets Manager is reachable, and misses on the fresh snapshot wait for nothing.
+pub fn authorizer_holding(
+    snapshot: origin_verify_extension::Snapshot,
+) -> origin_verify_authorizer::Authorizer {
+    use origin_verify_extension::{CacheConfig, Loader, SecretCache};
+    use origin_verify_shared::{table, Env};
+    let config =
+        origin_verify_authorizer::Config::from_env(&Env(&table(&[("ORIGIN_VERIFY_SECRET_ID", "unused")])))
+            .expect("config");
+    let mut cache_config = CacheConfig::new("unused");
+    cache_config.miss_refresh_min_interval = std::time::Duration::from_secs(3600);
+    let loader = Loader::new(
+        origin_verify_testkit::sm_client("http://127.0.0.1:9"),
+        cache_config,
+    );
+    origin_verify_authorizer::Authorizer::new(config, SecretCache::with_snapshot(loader, snapshot))
+}
+
 /// The documented event of `kind` carrying `value` under the header name `name` (`None`: no header).
 pub fn event_named(kind: Kind, name: &str, value: Option<&str>) -> String {
     origin_verify_testkit::event_with_header(kind, name, value)
