@@ -440,14 +440,7 @@ async fn the_stand_ins_never_send_through_a_proxy() {
         .env_remove("no_proxy")
         .env_remove("REQUEST_METHOD")
         .kill_on_drop(true);
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for name in origin_verify_testkit::PROXY_VARIABLES {
         child.env(name, &trap.url);
     }
     let output = tokio::time::timeout(Duration::from_secs(120), child.output())

@@ -5,16 +5,7 @@
 mod common;
 
 use common::*;
-use origin_verify_testkit::{Accepts, CannedOrigin};
-
-const PROXY_VARS: [&str; 6] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
+use origin_verify_testkit::{Accepts, CannedOrigin, PROXY_VARIABLES as PROXY_VARS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_named_in_the_environment_receives_nothing() {

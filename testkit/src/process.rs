@@ -19,6 +19,17 @@ pub fn shared_moto_url() -> String {
     })
 }
 
+/// Every environment variable through which an HTTP client (reqwest, the AWS SDK) may pick up a proxy:
+/// the tests that prove a secret never goes through one set them all.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// A free TCP port on 127.0.0.1 (bound, then released for the child to take).
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
