@@ -49,11 +49,20 @@ pub fn snapshot_with(current: &str) -> Snapshot {
     }
 }
 
-/// A cache preloaded with [`snapshot`] that never refreshes during a benchmark.
+/// A cache preloaded with [`snapshot`] that never refreshes during a benchmark (metrics counted, as in
+/// production).
 pub fn cache() -> Arc<SecretCache> {
+    cache_with_metrics(true)
+}
+
+/// [`cache`] with metrics counted or not (`ORIGIN_VERIFY_METRICS_SECONDS=0`): what counting costs.
+pub fn cache_with_metrics(counted: bool) -> Arc<SecretCache> {
     let mut config = CacheConfig::new("bench");
     config.refresh_interval = Duration::from_secs(24 * 3600);
     config.miss_refresh_min_interval = Duration::from_secs(24 * 3600);
+    if !counted {
+        config.metrics_interval = None;
+    }
     SecretCache::with_snapshot(Loader::new(sm_client("http://127.0.0.1:9"), config), snapshot())
 }
 
