@@ -16,7 +16,10 @@ fn main() {
         Some("uncounted") => false,
         _ => panic!("usage: decide_instructions <counted|uncounted> <calls>"),
     };
-    let calls: usize = args.next().and_then(|n| n.parse().ok()).expect("a number of calls");
+    let calls: usize = args
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number of calls");
     let cache = cache_with_metrics(counted);
     for i in 0..calls {
         let value = if i % 2 == 0 { CURRENT } else { NEAR_MISS };
