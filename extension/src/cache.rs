@@ -8,25 +8,17 @@
 //! - a miss on a fresh snapshot may cause one extra refresh, at most one per configured interval;
 //! - failures keep the last snapshot and back off exponentially with jitter; nothing loaded → error.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use tokio::sync::watch;
 
 use crate::loader::{CallCounts, Loader};
 use crate::metrics::{Counter, Metrics};
+use crate::refresh::{Attempt, Refresher, Start};
 use crate::secret::Presented;
 use crate::snapshot::{Snapshot, Stage};
 use crate::Error;
-
-/// First delay after a failed refresh; doubles (with jitter) up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(250);
-/// Longest pause between refresh attempts while Secrets Manager keeps failing: short enough that recovery
-/// is prompt, long enough that an outage does not turn into a call storm.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Longest the extension waits for the handler to finish an invocation before it stops waiting for the
 /// refreshes that invocation started: API Gateway gives an authorizer 10 s, so no useful invocation
 /// takes longer.
@@ -76,17 +68,8 @@ pub struct CacheStats {
 pub struct SecretCache {
     loader: Loader,
     snapshot: ArcSwapOption<Snapshot>,
-    /// Set while a refresh task runs: at most one at a time.
-    in_flight: AtomicBool,
-    /// Incremented when a refresh attempt ends, successful or not; waiters watch it.
-    finished: watch::Sender<u64>,
-    /// Origin of the nanosecond timestamps kept in atomics below.
-    origin: Instant,
-    /// No refresh attempt starts before this (nanoseconds since `origin`): the backoff after failures.
-    not_before: AtomicU64,
-    backoff: Mutex<Option<ExponentialBackoff>>,
-    refreshes_ok: AtomicU64,
-    refreshes_failed: AtomicU64,
+    /// Single-flight and backoff of the refreshes.
+    refresher: Arc<Refresher>,
     metrics: Metrics,
 }
 
@@ -97,13 +80,7 @@ impl SecretCache {
         Arc::new(Self {
             loader,
             snapshot: ArcSwapOption::empty(),
-            in_flight: AtomicBool::new(false),
-            finished: watch::Sender::new(0),
-            origin: Instant::now(),
-            not_before: AtomicU64::new(0),
-            backoff: Mutex::new(None),
-            refreshes_ok: AtomicU64::new(0),
-            refreshes_failed: AtomicU64::new(0),
+            refresher: Refresher::new(),
             metrics,
         })
     }
@@ -128,15 +105,17 @@ impl SecretCache {
     /// Counters of Secrets Manager calls and refreshes so far.
     pub fn stats(&self) -> CacheStats {
         let calls: &CallCounts = self.loader.calls();
+        let (refreshes_ok, refreshes_failed) = self.refresher.outcomes();
         CacheStats {
             describe_calls: calls.describe(),
             get_value_calls: calls.get_value(),
-            refreshes_ok: self.refreshes_ok.load(Ordering::Relaxed),
-            refreshes_failed: self.refreshes_failed.load(Ordering::Relaxed),
+            refreshes_ok,
+            refreshes_failed,
             next_attempt_in: self
-                .instant_of(self.not_before.load(Ordering::Acquire))
+                .refresher
+                .next_attempt_at()
                 .saturating_duration_since(Instant::now()),
-            refreshing: self.in_flight.load(Ordering::Acquire),
+            refreshing: self.refresher.is_running(),
         }
     }
 
@@ -235,7 +214,7 @@ impl SecretCache {
     /// invocations of a sandbox; never allows anything by itself.
     pub async fn ensure_loaded(self: &Arc<Self>) -> Result<(), Error> {
         let deadline = Instant::now() + self.config().load_wait;
-        let mut rx = self.finished.subscribe();
+        let mut rx = self.refresher.subscribe();
         loop {
             if self.snapshot.load().is_some() {
                 return Ok(());
@@ -248,7 +227,7 @@ impl SecretCache {
                 deadline
             } else {
                 // Backing off: sleep until the next attempt may start (or the deadline).
-                deadline.min(self.instant_of(self.not_before.load(Ordering::Acquire)))
+                deadline.min(self.refresher.next_attempt_at())
             };
             let _ = tokio::time::timeout_at(wake.into(), rx.changed()).await;
         }
@@ -276,16 +255,7 @@ impl SecretCache {
             self.start_refresh(now);
         }
         let _ = tokio::time::timeout(HANDLER_WAIT_MAX, handled).await;
-        let deadline = Instant::now() + REFRESH_WAIT_MAX;
-        let mut rx = self.finished.subscribe();
-        while self.in_flight.load(Ordering::Acquire) {
-            if tokio::time::timeout_at(deadline.into(), rx.changed())
-                .await
-                .is_err()
-            {
-                break;
-            }
-        }
+        self.refresher.wait_idle(Instant::now() + REFRESH_WAIT_MAX).await;
         // Off the request path: the response has gone out, the sandbox is not frozen yet.
         let since_rotation = self
             .loader
@@ -302,37 +272,22 @@ impl SecretCache {
         self.config().max_staleness.is_some_and(|max| age > max)
     }
 
-    fn nanos(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.origin).as_nanos() as u64
-    }
-
-    fn instant_of(&self, nanos: u64) -> Instant {
-        self.origin + Duration::from_nanos(nanos)
-    }
-
     /// Starts a refresh unless one runs or the backoff forbids it. Returns whether one is running now.
     fn start_refresh(self: &Arc<Self>, now: Instant) -> bool {
-        if self.in_flight.load(Ordering::Acquire) {
-            return true;
+        match self.refresher.try_start(now) {
+            Start::Started(attempt) => {
+                let this = Arc::clone(self);
+                tokio::spawn(async move { this.refresh(attempt).await });
+                true
+            }
+            Start::Running => true,
+            Start::BackingOff => false,
         }
-        if self.nanos(now) < self.not_before.load(Ordering::Acquire) {
-            return false;
-        }
-        if self
-            .in_flight
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return true;
-        }
-        let this = Arc::clone(self);
-        tokio::spawn(async move { this.refresh().await });
-        true
     }
 
     /// Waits until the snapshot changes from `seen` or the running refresh ends, at most until `deadline`.
     async fn wait_for_refresh(&self, seen: &Option<Arc<Snapshot>>, deadline: Instant) {
-        let mut rx = self.finished.subscribe();
+        let mut rx = self.refresher.subscribe();
         let changed = |cache: &Self| {
             let now_held = cache.snapshot.load();
             match (now_held.as_ref(), seen) {
@@ -340,17 +295,14 @@ impl SecretCache {
                 (a, b) => a.is_some() != b.is_some(),
             }
         };
-        if changed(self) || !self.in_flight.load(Ordering::Acquire) {
+        if changed(self) || !self.refresher.is_running() {
             return;
         }
         let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
     }
 
-    /// One refresh attempt; runs in its own task.
-    async fn refresh(self: Arc<Self>) {
-        // Whatever ends this task (even a panic in a dependency), the next refresh must be able to start
-        // and the waiters must wake: otherwise one bad answer would freeze the snapshot for good.
-        let _end = RefreshEnd(&self);
+    /// One refresh attempt; runs in its own task. `attempt` ends it however the task ends.
+    async fn refresh(self: Arc<Self>, attempt: Attempt) {
         let held = self.snapshot.load_full();
         let calls_before = self.loader.calls().total();
         let loaded = self.loader.load(held.as_deref()).await;
@@ -363,22 +315,11 @@ impl SecretCache {
                 self.metrics.count(Counter::Refreshes);
                 self.log_loaded(held.as_deref(), &snap);
                 self.snapshot.store(Some(Arc::new(snap)));
-                self.refreshes_ok.fetch_add(1, Ordering::Relaxed);
-                *self.backoff.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                self.not_before.store(0, Ordering::Release);
+                attempt.succeeded();
             }
             Err(err) => {
-                self.refreshes_failed.fetch_add(1, Ordering::Relaxed);
                 self.metrics.count(Counter::RefreshFailures);
-                let delay = {
-                    let mut backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
-                    backoff
-                        .get_or_insert_with(new_backoff)
-                        .next()
-                        .unwrap_or(BACKOFF_MAX)
-                };
-                self.not_before
-                    .store(self.nanos(Instant::now() + delay), Ordering::Release);
+                let delay = attempt.failed();
                 let holding = if held.is_some() {
                     "keeping the last snapshot"
                 } else {
@@ -409,23 +350,4 @@ impl SecretCache {
             "secret refreshed"
         );
     }
-}
-
-/// Ends a refresh attempt when dropped: clears `in_flight` and wakes the waiters.
-struct RefreshEnd<'a>(&'a SecretCache);
-
-impl Drop for RefreshEnd<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.store(false, Ordering::Release);
-        self.0.finished.send_modify(|n| *n += 1);
-    }
-}
-
-fn new_backoff() -> ExponentialBackoff {
-    ExponentialBuilder::new()
-        .with_min_delay(BACKOFF_MIN)
-        .with_max_delay(BACKOFF_MAX)
-        .with_jitter()
-        .without_max_times()
-        .build()
 }

@@ -17,6 +17,8 @@ pub enum Error {
         kind: ErrorKind,
         /// The service's or the transport's message.
         message: String,
+        /// What Secrets Manager itself answered, when it answered (the layer passes it on).
+        reply: Option<ServiceReply>,
     },
     /// The secret has no `AWSCURRENT` version.
     #[error("secret {secret_id} has no version labelled AWSCURRENT")]
@@ -52,9 +54,30 @@ pub enum Error {
         /// Age of the snapshot.
         age_secs: u64,
     },
+    /// The secret has no version with this staging label (what Secrets Manager would answer; the layer
+    /// caches the absence until the next refresh instead of asking again).
+    #[error("Secrets Manager can't find the specified secret value for staging label: {label}")]
+    StageNotFound {
+        /// The staging label asked for.
+        label: String,
+    },
+    /// Nothing of the secret is held, and this is why its last load failed.
+    #[error("{0}")]
+    Loading(std::sync::Arc<Error>),
     /// The Lambda Extensions API refused or failed.
     #[error("Lambda extension: {0}")]
     Extension(String),
+}
+
+/// An error answer from Secrets Manager: its HTTP status, error code and message (never a secret value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceReply {
+    /// HTTP status, such as 400.
+    pub status: u16,
+    /// The error code, such as `ResourceNotFoundException`.
+    pub code: String,
+    /// The service's message.
+    pub message: String,
 }
 
 /// Whether a Secrets Manager failure is worth retrying soon.

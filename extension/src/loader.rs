@@ -14,7 +14,7 @@ use aws_sdk_secretsmanager::Client;
 use origin_verify_shared::HeaderSecret;
 use zeroize::Zeroizing;
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, ServiceReply};
 use crate::secret::SecretValue;
 use crate::snapshot::{HeldVersion, PreviousVersion, Snapshot};
 use crate::{CacheConfig, Error};
@@ -44,6 +44,14 @@ impl CallCounts {
     /// All Secrets Manager calls so far.
     pub fn total(&self) -> u64 {
         self.describe() + self.get_value()
+    }
+
+    pub(crate) fn count_describe(&self) {
+        self.describe.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_get_value(&self) {
+        self.get_value.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -210,7 +218,7 @@ impl Loader {
     }
 
     async fn describe(&self) -> Result<Stages, Error> {
-        self.calls.describe.fetch_add(1, Ordering::Relaxed);
+        self.calls.count_describe();
         let out = self
             .client
             .describe_secret()
@@ -246,7 +254,7 @@ impl Loader {
 
     /// GetSecretValue for one version, named by id or by stage.
     async fn fetch(&self, by: GetBy<'_>, now_wall: SystemTime) -> Result<HeldVersion, Error> {
-        self.calls.get_value.fetch_add(1, Ordering::Relaxed);
+        self.calls.count_get_value();
         let request = self.client.get_secret_value().secret_id(&self.config.secret_id);
         let request = match by {
             GetBy::Id(id) => request.version_id(id),
@@ -294,16 +302,35 @@ impl Loader {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + HasStatus,
     {
-        Error::SecretsManager {
-            operation,
-            secret_id: self.config.secret_id.clone(),
-            kind: if is_transient_error(&err) {
-                ErrorKind::Transient
-            } else {
-                ErrorKind::Permanent
-            },
-            message: DisplayErrorContext(&err).to_string(),
-        }
+        sm_error(operation, &self.config.secret_id, err)
+    }
+}
+
+/// Our error for a failed Secrets Manager call: transient or permanent ([`is_transient_error`]), with the
+/// service's own answer when there was one.
+pub(crate) fn sm_error<E, R>(operation: &'static str, secret_id: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    let reply = match &err {
+        SdkError::ServiceError(service) => Some(ServiceReply {
+            status: service.raw().status_code(),
+            code: service.err().code().unwrap_or("UnknownError").to_owned(),
+            message: service.err().message().unwrap_or_default().to_owned(),
+        }),
+        _ => None,
+    };
+    Error::SecretsManager {
+        operation,
+        secret_id: secret_id.to_owned(),
+        kind: if is_transient_error(&err) {
+            ErrorKind::Transient
+        } else {
+            ErrorKind::Permanent
+        },
+        message: DisplayErrorContext(&err).to_string(),
+        reply,
     }
 }
 

@@ -62,7 +62,7 @@ fn key(request_id: &str) -> u64 {
 
 /// Time left before an invocation deadline given in milliseconds since the epoch, less a margin for
 /// asking for the next event; `None` when no deadline is given.
-fn remaining(deadline_ms: u64) -> Option<std::time::Duration> {
+pub fn time_left(deadline_ms: u64) -> Option<std::time::Duration> {
     const MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
     if deadline_ms == 0 {
         return None;
@@ -94,7 +94,7 @@ pub async fn register(
                 let settle = cache.on_invoke_until(handled.wait(&invoke.request_id));
                 // Never past the invocation's own deadline: the response has gone out long before, and
                 // Lambda would time the invocation out and reset the sandbox. (The emulator sends 0.)
-                match remaining(invoke.deadline_ms) {
+                match time_left(invoke.deadline_ms) {
                     Some(left) => {
                         let _ = tokio::time::timeout(left, settle).await;
                     }
@@ -126,14 +126,14 @@ mod tests {
 
     #[test]
     fn the_wait_ends_before_the_invocation_deadline() {
-        assert_eq!(remaining(0), None, "no deadline given (the emulator)");
+        assert_eq!(time_left(0), None, "no deadline given (the emulator)");
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        let left = remaining(now_ms + 3000).expect("a deadline");
+        let left = time_left(now_ms + 3000).expect("a deadline");
         assert!(
             left < Duration::from_millis(2960) && left > Duration::from_millis(2000),
             "{left:?}"
         );
-        assert_eq!(remaining(now_ms - 1000), Some(Duration::ZERO), "already past");
+        assert_eq!(time_left(now_ms - 1000), Some(Duration::ZERO), "already past");
     }
 
     #[tokio::test]

@@ -42,6 +42,11 @@ impl Env<'_> {
             .ok_or_else(|| ConfigError::new(var, "is not set", fix))
     }
 
+    /// The value of the first of `vars` that is set.
+    pub fn get_first(&self, vars: &[&str]) -> Option<String> {
+        vars.iter().find_map(|var| self.get(var))
+    }
+
     /// A value or `default`.
     pub fn string(&self, var: &'static str, default: &str) -> String {
         self.get(var).unwrap_or_else(|| default.to_owned())
