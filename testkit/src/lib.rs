@@ -17,6 +17,7 @@ mod mocks;
 mod origin;
 mod process;
 mod runtime_api;
+mod sandbox;
 mod serve;
 
 pub use alloc::*;
@@ -28,6 +29,7 @@ pub use mocks::*;
 pub use origin::*;
 pub use process::*;
 pub use runtime_api::*;
+pub use sandbox::*;
 pub use serve::*;
 
 /// Environment variable holding the shared moto server's URL (set by `scripts/test`).
