@@ -44,8 +44,8 @@ pub struct StoreConfig {
     /// Longest a request waits for a due refresh or a first load before it is answered from what is
     /// held (or, with nothing held, with the last error).
     pub wait: Duration,
-    /// `refreshNow=true` refreshes at most once per this interval per secret; within it, the request is
-    /// answered from the refresh that just happened.
+    /// A secret is refreshed for `refreshNow=true` at most once per this interval; a request within it
+    /// waits for the next allowed refresh (`ORIGIN_VERIFY_REFRESH_NOW_MIN_MS`).
     pub refresh_now_min_interval: Duration,
     /// Labels older than this are not served at all while Secrets Manager cannot be reached (`None`: no
     /// limit).
@@ -58,7 +58,7 @@ impl Default for StoreConfig {
             refresh_interval: Duration::from_secs(300),
             max_secrets: 1000,
             wait: Duration::from_millis(4000),
-            refresh_now_min_interval: Duration::from_secs(1),
+            refresh_now_min_interval: Duration::from_millis(1000),
             max_staleness: Some(crate::DEFAULT_MAX_STALENESS),
         }
     }
@@ -116,6 +116,8 @@ struct View {
     name: String,
     /// Label → version id.
     stages: HashMap<String, String>,
+    /// When the refresh that made it started (before its DescribeSecret was sent).
+    started_at: Instant,
     fetched_at: Instant,
 }
 
@@ -280,37 +282,10 @@ impl SecretStore {
     ) -> Result<Arc<View>, Error> {
         let now = Instant::now();
         let held = entry.view.load_full();
-        let refresh = match held.as_deref() {
-            None => true,
-            Some(v) => {
-                let age = now.saturating_duration_since(v.fetched_at);
-                age >= self.config.refresh_interval
-                    || (refresh_now && age >= self.config.refresh_now_min_interval)
-            }
-        };
-        if refresh {
-            let deadline = now + self.config.wait;
-            let mut rx = entry.refresher.subscribe();
-            loop {
-                let latest = entry.view.load_full();
-                let changed = match (&latest, &held) {
-                    (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-                    (a, b) => a.is_some() != b.is_some(),
-                };
-                let running = !changed && self.start_refresh(entry, Instant::now());
-                // Done: fresh data; or an attempt ended (or the backoff forbids one) while something is
-                // held, which is then served as it is (stale-on-error, up to the maximum staleness).
-                if changed || (!running && held.is_some()) || Instant::now() >= deadline {
-                    break;
-                }
-                // Nothing held and backing off: sleep until the next attempt may start.
-                let wake = if running {
-                    deadline
-                } else {
-                    deadline.min(entry.refresher.next_attempt_at())
-                };
-                let _ = tokio::time::timeout_at(wake.into(), rx.changed()).await;
-            }
+        match held.as_deref() {
+            Some(_) if refresh_now => self.refresh_since(entry, now).await,
+            Some(v) if now.saturating_duration_since(v.fetched_at) < self.config.refresh_interval => {}
+            _ => self.refresh_from(entry, held, now + self.config.wait).await,
         }
         let Some(view) = entry.view.load_full() else {
             let last = entry.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -326,6 +301,73 @@ impl SecretStore {
             });
         }
         Ok(view)
+    }
+
+    /// Waits (until `deadline`) for a view other than `held`: a refresh that lands, or, with nothing held,
+    /// the first load (retried as the backoff allows). With something held, a failed attempt ends the wait:
+    /// what is held is served (stale-on-error, up to the maximum staleness).
+    async fn refresh_from(self: &Arc<Self>, entry: &Arc<Entry>, held: Option<Arc<View>>, deadline: Instant) {
+        let mut rx = entry.refresher.subscribe();
+        loop {
+            let latest = entry.view.load_full();
+            let changed = match (&latest, &held) {
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                (a, b) => a.is_some() != b.is_some(),
+            };
+            let running = !changed && self.start_refresh(entry, Instant::now());
+            if changed || (!running && held.is_some()) || Instant::now() >= deadline {
+                return;
+            }
+            // Nothing held and backing off: sleep until the next attempt may start.
+            let wake = if running {
+                deadline
+            } else {
+                deadline.min(entry.refresher.next_attempt_at())
+            };
+            let _ = tokio::time::timeout_at(wake.into(), rx.changed()).await;
+        }
+    }
+
+    /// `refreshNow`: waits for a view whose refresh started after `arrival` (so a value stored in Secrets
+    /// Manager before the request is seen). Concurrent requests share one refresh, and a refresh starts
+    /// no sooner than [`StoreConfig::refresh_now_min_interval`] after the previous one started: however
+    /// often it is asked, the layer refreshes a secret at most once per interval (a request may wait up
+    /// to that long). Gives up, serving what is held, when an attempt fails or [`StoreConfig::wait`]
+    /// (counted from the earliest allowed start) passes.
+    async fn refresh_since(self: &Arc<Self>, entry: &Arc<Entry>, arrival: Instant) {
+        let mut rx = entry.refresher.subscribe();
+        let mut deadline = arrival + self.config.wait;
+        loop {
+            let latest = entry.view.load_full();
+            let Some(view) = latest.as_deref() else { return };
+            if view.started_at >= arrival || Instant::now() >= deadline {
+                return;
+            }
+            if entry.refresher.is_running() {
+                let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
+                continue;
+            }
+            let earliest = view.started_at + self.config.refresh_now_min_interval;
+            deadline = deadline.max(earliest + self.config.wait);
+            if Instant::now() < earliest {
+                tokio::time::sleep_until(earliest.into()).await;
+                continue;
+            }
+            if !self.start_refresh(entry, Instant::now()) {
+                return;
+            }
+            let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
+            // The attempt this request started has ended: a failure is not retried here.
+            if entry
+                .view
+                .load()
+                .as_deref()
+                .is_none_or(|v| v.started_at < arrival)
+                && !entry.refresher.is_running()
+            {
+                return;
+            }
+        }
     }
 
     /// Starts a refresh of `entry` unless one runs or it backs off; whether one runs now.
@@ -371,6 +413,7 @@ impl SecretStore {
     }
 
     async fn load(&self, entry: &Entry) -> Result<View, Error> {
+        let started_at = Instant::now();
         self.calls.count_describe();
         let out = self
             .client
@@ -416,6 +459,7 @@ impl SecretStore {
             arn: out.arn.unwrap_or_default(),
             name: out.name.unwrap_or_default(),
             stages,
+            started_at,
             fetched_at: Instant::now(),
         })
     }

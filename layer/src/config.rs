@@ -137,8 +137,8 @@ impl LayerConfig {
                 refresh_interval,
                 max_secrets: cache_size.max(1) as usize,
                 wait: if wait.is_zero() { defaults.wait } else { wait },
-                refresh_now_min_interval: env.seconds(
-                    "ORIGIN_VERIFY_REFRESH_NOW_MIN_SECONDS",
+                refresh_now_min_interval: env.millis(
+                    "ORIGIN_VERIFY_REFRESH_NOW_MIN_MS",
                     defaults.refresh_now_min_interval,
                 )?,
                 max_staleness: Some(max_staleness).filter(|d| !d.is_zero()),

@@ -75,7 +75,7 @@ impl Drop for RuntimeApiRecorder {
     }
 }
 
-async fn pass_on(
+pub(crate) async fn pass_on(
     http: &reqwest::Client,
     upstream: &str,
     req: hyper::Request<hyper::body::Incoming>,

@@ -18,6 +18,7 @@ use crate::{free_port, tool, wait_for_port, workspace_root};
 pub struct Sandbox {
     _emulator: Child,
     processes: Vec<Child>,
+    adapters: Vec<LambdaRuntimeApi>,
     /// `http://127.0.0.1:PORT`: where functions are invoked.
     pub url: String,
     port: u16,
@@ -52,6 +53,7 @@ impl Sandbox {
         Self {
             _emulator: emulator,
             processes: Vec::new(),
+            adapters: Vec::new(),
             url: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::builder()
@@ -109,6 +111,22 @@ impl Sandbox {
                 .unwrap_or_else(|e| panic!("start {}: {e}", program.display())),
         );
         self.processes.len() - 1
+    }
+
+    /// Starts a function runtime that is not one of ours (Python's `awslambdaric`, say), reaching the
+    /// emulator through [`LambdaRuntimeApi`], which answers `invocation/next` as Lambda does. Returns its
+    /// index.
+    pub async fn start_runtime(
+        &mut self,
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> usize {
+        let api = LambdaRuntimeApi::spawn(&format!("http://{}", self.runtime_api())).await;
+        let address = api.address.clone();
+        self.adapters.push(api);
+        self.start(program, args, env, Some(&address), log)
     }
 
     /// Waits at most `budget` for process `index` to exit; its exit code, or `None` if it still runs.
@@ -169,6 +187,61 @@ impl Sandbox {
             .await
             .expect("runtime response");
         assert!(res.status().is_success(), "response refused: {}", res.status());
+    }
+}
+
+/// The emulator's Runtime API as Lambda serves it, for runtimes that depend on the difference: Lambda
+/// answers `invocation/next` with `Content-Type: application/json` and a deadline in milliseconds since
+/// the epoch; cargo-lambda 1.9.2 sends no Content-Type (AWS's Python runtime interface client, awslambdaric
+/// 4.2.2, then crashes with a segmentation fault) and a deadline of 600000. This proxy adds the one and
+/// rewrites the other (now + 60 s), and passes everything else on unchanged.
+pub struct LambdaRuntimeApi {
+    /// `127.0.0.1:PORT`, as `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LambdaRuntimeApi {
+    /// A proxy to `upstream` (`http://127.0.0.1:PORT/.rt`).
+    pub async fn spawn(upstream: &str) -> Self {
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let (addr, task) = crate::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            let next = req.uri().path().ends_with("/runtime/invocation/next");
+            async move {
+                let mut reply = crate::runtime_api::pass_on(&http, &upstream, req).await;
+                if next && reply.status().is_success() {
+                    let headers = reply.headers_mut();
+                    if !headers.contains_key(hyper::header::CONTENT_TYPE) {
+                        headers.insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("application/json"),
+                        );
+                    }
+                    let deadline = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis()
+                        + 60_000;
+                    if let Ok(value) = hyper::header::HeaderValue::from_str(&deadline.to_string()) {
+                        headers.insert("lambda-runtime-deadline-ms", value);
+                    }
+                }
+                reply
+            }
+        })
+        .await;
+        Self {
+            address: addr.to_string(),
+            task,
+        }
+    }
+}
+
+impl Drop for LambdaRuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
