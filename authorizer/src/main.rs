@@ -19,23 +19,32 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config =
         Config::from_env(&Env::PROCESS).inspect_err(|err| tracing::error!(error = %err, "not starting"))?;
 
-    let client = default_client().await;
+    let client = default_client(config.cache.trust).await;
     let client_ready = started.elapsed();
     let cache = SecretCache::new(Loader::new(client, config.cache.clone()));
-    // Register before `lambda_runtime::run`, which ends INIT.
+    // Registration (before `lambda_runtime::run`, which ends INIT) and the first load at once: neither
+    // needs the other, and both are round trips. A failed load is not fatal: invocations retry, and fail
+    // closed until loaded.
     let handled = Handled::new();
-    let extension = register(Arc::clone(&cache), handled.clone()).await?;
-    let registered = started.elapsed();
-    // Prefetch during INIT. A failure is not fatal: invocations retry, and fail closed until loaded.
-    if let Err(err) = cache.ensure_loaded().await {
+    let (registered, loaded) = tokio::join!(
+        async {
+            let extension = register(Arc::clone(&cache), handled.clone()).await;
+            (extension, started.elapsed() - client_ready)
+        },
+        async { (cache.ensure_loaded().await, started.elapsed() - client_ready) }
+    );
+    let (extension, extension_took) = registered;
+    let extension = extension?;
+    if let (Err(err), _) = &loaded {
         tracing::warn!(error = %err, "secret not loaded during INIT; invocations will retry");
     }
-    // Where INIT's time went, once per sandbox (scripts/measure-lambda reads it).
+    // Where INIT's time went, once per sandbox (scripts/measure-lambda reads it). The last two overlap.
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     tracing::info!(
         sdk_client_ms = ms(client_ready),
-        extension_ms = ms(registered - client_ready),
-        secret_ms = ms(started.elapsed() - registered),
+        extension_ms = ms(extension_took),
+        secret_ms = ms(loaded.1),
+        trust = ?config.cache.trust,
         "initialised"
     );
 

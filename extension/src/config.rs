@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use origin_verify_shared::{ConfigError, Env};
 
+use crate::Trust;
+
 /// Settings of the secret cache. Every field comes from one `ORIGIN_VERIFY_*` variable (see README).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
@@ -35,6 +37,9 @@ pub struct CacheConfig {
     pub metrics_interval: Option<Duration>,
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
     pub function_name: String,
+    /// The roots the Secrets Manager client trusts (`ORIGIN_VERIFY_TRUST_STORE`, and the variables
+    /// [`Trust::from_env`] reads).
+    pub trust: Trust,
 }
 
 /// The default of `ORIGIN_VERIFY_MAX_STALENESS_SECONDS`: 15 minutes, or twice the refresh interval if
@@ -57,6 +62,7 @@ impl CacheConfig {
             max_staleness: Some(DEFAULT_MAX_STALENESS),
             metrics_interval: Some(Duration::from_secs(60)),
             function_name: "origin-verify-authorizer".to_owned(),
+            trust: Trust::AmazonRoots,
         }
     }
 
@@ -86,6 +92,7 @@ impl CacheConfig {
             )?)
             .filter(|d| !d.is_zero()),
             function_name: env.string("AWS_LAMBDA_FUNCTION_NAME", &defaults.function_name),
+            trust: Trust::from_env(env)?,
             secret_id: defaults.secret_id,
         };
         if config.refresh_interval.is_zero() {

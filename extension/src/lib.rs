@@ -19,6 +19,7 @@ mod register;
 mod secret;
 mod snapshot;
 mod store;
+mod trust;
 
 pub use cache::{CacheStats, Decision, DenyReason, SecretCache, HANDLER_WAIT_MAX, REFRESH_WAIT_MAX};
 pub use config::{CacheConfig, DEFAULT_MAX_STALENESS};
@@ -31,3 +32,4 @@ pub use register::{register, time_left, Handled, EXTENSION_NAME};
 pub use secret::{Presented, SecretValue, MAX_VALUE_LEN};
 pub use snapshot::{HeldVersion, PreviousVersion, Snapshot, Stage};
 pub use store::{Found, SecretStore, StoreConfig, Version, Wanted, DEFAULT_STAGE};
+pub use trust::{Trust, TRUST_STORE_VAR};

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::error::{ErrorKind, ServiceReply};
 use crate::secret::SecretValue;
 use crate::snapshot::{HeldVersion, PreviousVersion, Snapshot};
-use crate::{CacheConfig, Error};
+use crate::{CacheConfig, Error, Trust};
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
@@ -431,12 +431,14 @@ impl HasStatus for aws_sdk_secretsmanager::config::http::HttpResponse {
     }
 }
 
-/// The SDK client the authorizer uses: the default credential chain and region, `AWS_ENDPOINT_URL`
-/// honoured, and [`client_settings`].
-pub async fn default_client() -> Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+/// The SDK client the authorizer and the layer use: the default credential chain and region,
+/// `AWS_ENDPOINT_URL` honoured, [`client_settings`], and the roots `trust` names (see [`Trust`]).
+pub async fn default_client(trust: Trust) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(http) = trust.http_client() {
+        loader = loader.http_client(http);
+    }
+    let shared = loader.load().await;
     Client::from_conf(client_settings(aws_sdk_secretsmanager::config::Builder::from(&shared)).build())
 }
 

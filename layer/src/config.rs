@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use origin_verify_extension::{StoreConfig, DEFAULT_MAX_STALENESS};
+use origin_verify_extension::{StoreConfig, Trust, DEFAULT_MAX_STALENESS};
 use origin_verify_shared::{ConfigError, Env};
 
 use crate::token::Token;
@@ -21,6 +21,8 @@ pub struct LayerConfig {
     pub prefetch: Vec<String>,
     /// The cache's settings.
     pub store: StoreConfig,
+    /// The roots the Secrets Manager client trusts.
+    pub trust: Trust,
 }
 
 /// Where the expected token comes from, first set first (AWS's agent reads the same variables).
@@ -133,6 +135,7 @@ impl LayerConfig {
             max_connections: max_connections as usize,
             token,
             prefetch: env.list("ORIGIN_VERIFY_PREFETCH_SECRET_IDS"),
+            trust: Trust::from_env(env)?,
             store: StoreConfig {
                 refresh_interval,
                 max_secrets: cache_size.max(1) as usize,

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     let config = LayerConfig::from_env(&Env::PROCESS)
         .inspect_err(|err| tracing::error!(error = %err, "not starting"))?;
 
-    let store = SecretStore::new(default_client().await, config.store.clone());
+    let store = SecretStore::new(default_client(config.trust).await, config.store.clone());
     let server = Server::new(Arc::clone(&store), config.token.clone());
     let addr = server.bind_and_serve(config.port).await?;
 
