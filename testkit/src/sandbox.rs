@@ -37,6 +37,13 @@ pub struct Invocation {
 impl Sandbox {
     /// Starts the emulator on a free port.
     pub async fn spawn() -> Self {
+        Self::spawn_logged(None).await
+    }
+
+    /// Like [`Sandbox::spawn`], with the emulator's output appended to `log` when given (as
+    /// [`CargoLambda::spawn_logged`](crate::CargoLambda::spawn_logged) does), for a scan of everything a
+    /// run printed.
+    pub async fn spawn_logged(log: Option<&Path>) -> Self {
         let port = free_port();
         let mut emulator = Command::new(tool("cargo-lambda"));
         emulator
@@ -45,7 +52,17 @@ impl Sandbox {
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        quiet(&mut emulator);
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open log file");
+                emulator.stdout(file.try_clone().expect("log file")).stderr(file);
+            }
+            None => quiet(&mut emulator),
+        }
         let emulator = emulator.spawn().expect("start cargo lambda watch");
         wait_for_port(port, Duration::from_secs(60))
             .await
