@@ -14,6 +14,11 @@
 //! answers go first, then the oldest (the TTL is the same for all, so the oldest expires first). Each key is
 //! at most [`MAX_HEADER_BYTES`](crate::serve::MAX_HEADER_BYTES) long, so 1,024 answers hold 16 MiB at most.
 //! Clients get [`READ_TIMEOUT`](crate::serve::READ_TIMEOUT) to send a header section.
+//!
+//! Besides the default route (`$default`, [`GatewayConfig::authorizer_invoke_url`]) it may have routes
+//! with their own authorizer ([`GatewayConfig::routes`]: the stack's `/python/`, the blog's design in
+//! Python on `origin-verify-layer`), as an HTTP API whose routes each attach an authorizer: the same
+//! identity source, TTL and bound, a cache and counters of their own, the same backend.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +36,8 @@ use crate::Error;
 /// How the gateway is set up.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// The emulator's invoke URL for the authorizer function.
+    /// The emulator's invoke URL for the authorizer function of the default route (every path no
+    /// [`Route`] claims).
     pub authorizer_invoke_url: String,
     /// The identity source header.
     pub header: String,
@@ -46,14 +52,39 @@ pub struct GatewayConfig {
     /// Whether the header is removed from the backend's event, as the template's parameter mapping does.
     /// Off only to show what the removal prevents (a test); never off in the stack.
     pub remove_header: bool,
+    /// Routes with an authorizer of their own; the first whose prefix matches takes a request.
+    pub routes: Vec<Route>,
+}
+
+/// A route with its own Lambda authorizer (`ANY /prefix/{proxy+}`): the same identity source header,
+/// cache TTL and bound as the default route, its own cache (API Gateway caches per authorizer), the same
+/// backend.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// `/name/`: requests for `/name` and every path under `/name/` take this route.
+    pub path_prefix: String,
+    /// The emulator's invoke URL for this route's authorizer.
+    pub authorizer_invoke_url: String,
+}
+
+impl Route {
+    fn matches(&self, path: &str) -> bool {
+        path.starts_with(&self.path_prefix) || path == self.path_prefix.trim_end_matches('/')
+    }
+
+    fn route_key(&self) -> String {
+        format!("ANY {}{{proxy+}}", self.path_prefix)
+    }
 }
 
 /// The most authorizer answers the stack's gateway caches. The local stack needs a handful (the values
 /// the secret holds, the load test's wrong value); API Gateway does not document its own bound.
 pub const CACHE_CAPACITY: usize = 1024;
 
-/// What the gateway did, for the summary.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+/// What the gateway did, for the summary. The authorizer counters are the default route's (its
+/// authorizer's metrics count the same); the backend's cover every route; [`GatewayStats::routes`]
+/// holds the other routes' own.
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct GatewayStats {
     /// Requests answered 401 without invoking the authorizer.
     pub missing_header: u64,
@@ -67,9 +98,35 @@ pub struct GatewayStats {
     pub authorizer_allows: u64,
     /// Invocations the authorizer answered with a deny (what its `Denies*` metrics count).
     pub authorizer_denies: u64,
-    /// Backend invocations (admitted requests, with a backend configured).
+    /// Backend invocations (admitted requests, with a backend configured), every route's.
     pub backend_invocations: u64,
-    /// Backend invocations that failed or answered something that is not a response (answered 500).
+    /// Backend invocations that failed or answered something that is not a response (answered 500),
+    /// every route's.
+    pub backend_errors: u64,
+    /// Each [`Route`]'s own counters, in [`GatewayConfig::routes`]' order.
+    pub routes: Vec<RouteStats>,
+}
+
+/// What one [`Route`] did (the same counters as [`GatewayStats`], for its authorizer and its requests).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RouteStats {
+    /// The route's [`Route::path_prefix`].
+    pub path_prefix: String,
+    /// Requests answered 401 without invoking its authorizer.
+    pub missing_header: u64,
+    /// Its authorizer's invocations.
+    pub invocations: u64,
+    /// Answers taken from its authorizer cache.
+    pub cache_hits: u64,
+    /// Failed invocations (answered 500, not cached).
+    pub authorizer_errors: u64,
+    /// Invocations its authorizer answered with an allow.
+    pub authorizer_allows: u64,
+    /// Invocations its authorizer answered with a deny.
+    pub authorizer_denies: u64,
+    /// Backend invocations for its admitted requests.
+    pub backend_invocations: u64,
+    /// Of which failed (answered 500).
     pub backend_errors: u64,
 }
 
@@ -85,13 +142,61 @@ struct Counters {
     backend_errors: AtomicU64,
 }
 
-struct State {
-    config: GatewayConfig,
+impl Counters {
+    fn stats(&self, path_prefix: &str) -> RouteStats {
+        RouteStats {
+            path_prefix: path_prefix.to_owned(),
+            missing_header: self.missing_header.load(Ordering::Relaxed),
+            invocations: self.invocations.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            authorizer_errors: self.authorizer_errors.load(Ordering::Relaxed),
+            authorizer_allows: self.authorizer_allows.load(Ordering::Relaxed),
+            authorizer_denies: self.authorizer_denies.load(Ordering::Relaxed),
+            backend_invocations: self.backend_invocations.load(Ordering::Relaxed),
+            backend_errors: self.backend_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// One route's authorizer: where it is invoked, its cache, its counters.
+struct Authorizer {
+    invoke_url: String,
+    /// `$default`, or `ANY /prefix/{proxy+}`.
+    route_key: String,
     /// Header value → (allowed, expiry). Holds secret values: never logged or printed. At most
     /// `config.cache_capacity` entries.
     cache: Mutex<Cache>,
     counters: Counters,
+}
+
+impl Authorizer {
+    fn new(invoke_url: &str, route_key: String) -> Self {
+        Self {
+            invoke_url: invoke_url.to_owned(),
+            route_key,
+            cache: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        }
+    }
+}
+
+struct State {
+    config: GatewayConfig,
+    /// The default route's.
+    default: Authorizer,
+    /// [`GatewayConfig::routes`]' own, in the same order.
+    routes: Vec<Authorizer>,
     http: reqwest::Client,
+}
+
+impl State {
+    fn authorizer_for(&self, path: &str) -> &Authorizer {
+        self.config
+            .routes
+            .iter()
+            .position(|r| r.matches(path))
+            .map_or(&self.default, |i| &self.routes[i])
+    }
 }
 
 /// A running gateway. Stops when dropped.
@@ -108,9 +213,13 @@ impl Gateway {
     /// Starts serving on a free loopback port.
     pub async fn start(config: GatewayConfig) -> Result<Self, Error> {
         let state = Arc::new(State {
+            default: Authorizer::new(&config.authorizer_invoke_url, "$default".to_owned()),
+            routes: config
+                .routes
+                .iter()
+                .map(|r| Authorizer::new(&r.authorizer_invoke_url, r.route_key()))
+                .collect(),
             config,
-            cache: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
             // API Gateway gives an authorizer 10 s (and an HTTP API integration at most 30 s; the
             // backend answers in milliseconds).
             http: reqwest::Client::builder()
@@ -134,24 +243,37 @@ impl Gateway {
 
     /// Counters so far.
     pub fn stats(&self) -> GatewayStats {
-        let c = &self.state.counters;
+        let default = self.state.default.counters.stats("/");
+        let routes: Vec<RouteStats> = self
+            .state
+            .config
+            .routes
+            .iter()
+            .zip(&self.state.routes)
+            .map(|(route, a)| a.counters.stats(&route.path_prefix))
+            .collect();
         GatewayStats {
-            missing_header: c.missing_header.load(Ordering::Relaxed),
-            invocations: c.invocations.load(Ordering::Relaxed),
-            cache_hits: c.cache_hits.load(Ordering::Relaxed),
-            authorizer_errors: c.authorizer_errors.load(Ordering::Relaxed),
-            authorizer_allows: c.authorizer_allows.load(Ordering::Relaxed),
-            authorizer_denies: c.authorizer_denies.load(Ordering::Relaxed),
-            backend_invocations: c.backend_invocations.load(Ordering::Relaxed),
-            backend_errors: c.backend_errors.load(Ordering::Relaxed),
+            missing_header: default.missing_header,
+            invocations: default.invocations,
+            cache_hits: default.cache_hits,
+            authorizer_errors: default.authorizer_errors,
+            authorizer_allows: default.authorizer_allows,
+            authorizer_denies: default.authorizer_denies,
+            backend_invocations: default.backend_invocations
+                + routes.iter().map(|r| r.backend_invocations).sum::<u64>(),
+            backend_errors: default.backend_errors + routes.iter().map(|r| r.backend_errors).sum::<u64>(),
+            routes,
         }
     }
-}
 
-impl Gateway {
-    /// Answers in the authorizer cache now (expired ones not yet dropped included).
+    /// Answers in the default route's authorizer cache now (expired ones not yet dropped included).
     pub fn cache_len(&self) -> usize {
-        self.state.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.state
+            .default
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 }
 
@@ -162,17 +284,19 @@ impl Drop for Gateway {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    let authorizer = state.authorizer_for(req.uri().path());
+    let counters = &authorizer.counters;
     let Some(value) = req
         .headers()
         .get(state.config.header.as_str())
         .and_then(|v| v.to_str().ok())
     else {
-        state.counters.missing_header.fetch_add(1, Ordering::Relaxed);
+        counters.missing_header.fetch_add(1, Ordering::Relaxed);
         return reply(401, r#"{"message":"Unauthorized"}"#);
     };
     let value = value.to_owned();
     let cached = {
-        let cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = authorizer.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache
             .get(&value)
             .filter(|(_, expiry)| *expiry > Instant::now())
@@ -180,20 +304,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     };
     let allowed = match cached {
         Some(allow) => {
-            state.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             allow
         }
-        None => match invoke(&state, &req, &value).await {
+        None => match invoke(&state.http, authorizer, &req, &value).await {
             Some(allow) => {
                 let counter = if allow {
-                    &state.counters.authorizer_allows
+                    &counters.authorizer_allows
                 } else {
-                    &state.counters.authorizer_denies
+                    &counters.authorizer_denies
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 if !state.config.cache_ttl.is_zero() {
                     let now = Instant::now();
-                    let mut cache = state.cache.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut cache = authorizer.cache.lock().unwrap_or_else(|e| e.into_inner());
                     insert_bounded(
                         &mut cache,
                         state.config.cache_capacity,
@@ -205,7 +329,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 allow
             }
             None => {
-                state.counters.authorizer_errors.fetch_add(1, Ordering::Relaxed);
+                counters.authorizer_errors.fetch_add(1, Ordering::Relaxed);
                 return reply(500, r#"{"message":"Internal Server Error"}"#);
             }
         },
@@ -215,12 +339,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     }
     match &state.config.backend_invoke_url {
         Some(url) => {
-            state.counters.backend_invocations.fetch_add(1, Ordering::Relaxed);
-            let event = backend_event(&req, &state.config);
+            counters.backend_invocations.fetch_add(1, Ordering::Relaxed);
+            let event = backend_event(&req, &state.config, &authorizer.route_key);
             match invoke_backend(&state.http, url, &event).await {
                 Some(answer) => answer,
                 None => {
-                    state.counters.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    counters.backend_errors.fetch_add(1, Ordering::Relaxed);
                     reply(500, r#"{"message":"Internal Server Error"}"#)
                 }
             }
@@ -256,12 +380,16 @@ fn insert_bounded(cache: &mut Cache, capacity: usize, value: String, answer: (bo
 
 /// Invokes the authorizer with a payload 2.0 event; `None` when the invocation failed or answered
 /// something that is not a simple response.
-async fn invoke(state: &State, req: &Request<Incoming>, value: &str) -> Option<bool> {
-    state.counters.invocations.fetch_add(1, Ordering::Relaxed);
-    let event = event(req, value);
-    let res = state
-        .http
-        .post(&state.config.authorizer_invoke_url)
+async fn invoke(
+    http: &reqwest::Client,
+    authorizer: &Authorizer,
+    req: &Request<Incoming>,
+    value: &str,
+) -> Option<bool> {
+    authorizer.counters.invocations.fetch_add(1, Ordering::Relaxed);
+    let event = event(req, value, &authorizer.route_key);
+    let res = http
+        .post(&authorizer.invoke_url)
         .body(event.to_string())
         .send()
         .await
@@ -273,7 +401,7 @@ async fn invoke(state: &State, req: &Request<Incoming>, value: &str) -> Option<b
     body.get("isAuthorized")?.as_bool()
 }
 
-fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
+fn event(req: &Request<Incoming>, value: &str, route_key: &str) -> serde_json::Value {
     let headers: serde_json::Map<String, serde_json::Value> = req
         .headers()
         .iter()
@@ -287,7 +415,7 @@ fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
         "type": "REQUEST",
         "routeArn": format!("arn:aws:execute-api:us-east-1:123456789012:local/$default/{method}{path}"),
         "identitySource": [value],
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": req.uri().query().unwrap_or(""),
         "headers": headers,
@@ -297,7 +425,7 @@ fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
             "domainName": "127.0.0.1",
             "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
             "requestId": format!("{}", now.as_nanos()),
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "timeEpoch": now.as_millis() as u64
         }
@@ -307,7 +435,7 @@ fn event(req: &Request<Incoming>, value: &str) -> serde_json::Value {
 /// The integration's payload 2.0 event for an admitted request: its headers (repeated ones comma-joined,
 /// as API Gateway does) without the origin-verify header when `config.remove_header`. No body: the
 /// stack's traffic is GETs.
-fn backend_event(req: &Request<Incoming>, config: &GatewayConfig) -> serde_json::Value {
+fn backend_event(req: &Request<Incoming>, config: &GatewayConfig, route_key: &str) -> serde_json::Value {
     let mut headers = serde_json::Map::new();
     for (name, value) in req.headers() {
         if config.remove_header && name.as_str().eq_ignore_ascii_case(&config.header) {
@@ -329,7 +457,7 @@ fn backend_event(req: &Request<Incoming>, config: &GatewayConfig) -> serde_json:
     let path = req.uri().path();
     serde_json::json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": req.uri().query().unwrap_or(""),
         "headers": headers,
@@ -340,7 +468,7 @@ fn backend_event(req: &Request<Incoming>, config: &GatewayConfig) -> serde_json:
             "domainName": "127.0.0.1",
             "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "" },
             "requestId": format!("{}", now.as_nanos()),
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "timeEpoch": now.as_millis() as u64
         },

@@ -9,6 +9,9 @@
 //!   integration does);
 //! - [`driver`]: Secrets Manager's rotation (the four steps, in order, retried).
 //!
+//! The gateway's second route, `/python/`, is protected by the blog's authorizer design in Python reading
+//! the secret from `origin-verify-layer`, run as Lambda runs a function with a layer ([`python`]).
+//!
 //! Both servers are [`serve`]'s: loopback only, a timeout on slow header sections, bounded header size and
 //! connection count. Every client, the AWS SDK's included, goes straight to its loopback server, never
 //! through a proxy ([`direct`]). [`stack`] starts everything and runs the seed's story under load, then
@@ -25,6 +28,7 @@ pub mod edge;
 pub use origin_verify_shared::emf;
 pub mod gateway;
 pub mod metrics;
+pub mod python;
 pub mod scan;
 pub mod serve;
 pub mod stack;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use origin_verify_loadtest::{Expect, Mode, Plan, Report, Target, Timeline};
+use origin_verify_loadtest::{Expect, Mode, Plan, Report, StatusKey, Target, Timeline};
 use origin_verify_testkit::{
     cf_client, create_distribution_to, create_secret, sm_client, stage_value, unique_name, CargoLambda, Moto,
     OriginTarget, TestOrigin, REGION,
@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use crate::driver::{RotationDriver, RotationRecord, StepRecord};
 use crate::edge::{Edge, EdgeConfig};
-use crate::gateway::{Gateway, GatewayConfig, GatewayStats, CACHE_CAPACITY};
+use crate::gateway::{Gateway, GatewayConfig, GatewayStats, Route, RouteStats, CACHE_CAPACITY};
 use crate::metrics::{insert_section, EmfReadout};
+use crate::python::{ProcessState, PythonAuthorizer, PythonConfig};
 use crate::scan::{files_in, scan_files, SecretScan};
 use crate::serve::READ_TIMEOUT;
 use crate::Error;
@@ -25,6 +26,10 @@ pub const HEADER: &str = "x-origin-verify";
 
 /// The distribution's origin that is the API (the gateway): the rotator's `CLOUDFRONT_ORIGIN_IDS`.
 pub const API_ORIGIN_ID: &str = "api";
+
+/// The gateway's second route, protected by the blog's authorizer design in Python reading the secret from
+/// `origin-verify-layer` ([`crate::python`]); the edge forwards it like every path, with the header.
+pub const PYTHON_ROUTE: &str = "/python/";
 
 /// The functions that print metrics (their binaries' names, which are their `FunctionName`s here).
 pub const METRIC_FUNCTIONS: [&str; 2] = ["authorizer", "rotator"];
@@ -93,13 +98,14 @@ pub struct LocalStack {
     rotator_log: PathBuf,
     backend_log: PathBuf,
     // Dropped last: the processes.
+    python: PythonAuthorizer,
     _authorizer: CargoLambda,
     _rotator: CargoLambda,
     _backend: CargoLambda,
     _moto: Moto,
 }
 
-/// The seed's steps 2 and 3.
+/// The seed's steps 2 and 3 on one route.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct SeedChecks {
     /// Through the edge (CloudFront): expect 200.
@@ -119,6 +125,20 @@ impl SeedChecks {
             self.direct_wrong_value,
         ) == (200, 401, 403)
     }
+
+    /// The three answers, each marked against the seed's, for the summary.
+    pub fn line(&self) -> String {
+        let mark = |got: u16, want: u16| if got == want { "ok" } else { "UNEXPECTED" };
+        format!(
+            "through CloudFront {} ({}), direct without header {} ({}), direct wrong value {} ({})",
+            self.through_edge,
+            mark(self.through_edge, 200),
+            self.direct_without_header,
+            mark(self.direct_without_header, 401),
+            self.direct_wrong_value,
+            mark(self.direct_wrong_value, 403),
+        )
+    }
 }
 
 /// The load and rotations to run.
@@ -135,10 +155,15 @@ pub struct Scenario {
 /// What a scenario showed.
 #[derive(Debug, Serialize)]
 pub struct Outcome {
-    /// The seed's checks before the load.
+    /// The seed's checks before the load (the default route: the authorizer).
     pub seed: SeedChecks,
-    /// The load report (targets `through-edge`, `direct-no-header`, `direct-wrong-value`).
+    /// The same checks on [`PYTHON_ROUTE`] (the blog's design in Python on `origin-verify-layer`).
+    pub python_seed: SeedChecks,
+    /// The load report (targets `through-edge`, `direct-no-header`, `direct-wrong-value`, and on the
+    /// Python route [`PYTHON_THROUGH_EDGE`] and [`PYTHON_DIRECT_NO_HEADER`]).
     pub report: Report,
+    /// Whether the Python authorizer's runtime and layer still ran at the end.
+    pub python_processes: ProcessState,
     /// Each rotation: when it started (seconds into the load) and its steps.
     pub rotations: Vec<(f64, RotationRecord)>,
     /// Whether every edge location sends the secret's AWSCURRENT value at the end.
@@ -168,6 +193,17 @@ pub const THROUGH_EDGE: &str = "through-edge";
 pub const DIRECT_NO_HEADER: &str = "direct-no-header";
 /// Direct, wrong value.
 pub const DIRECT_WRONG_VALUE: &str = "direct-wrong-value";
+/// Through the edge to [`PYTHON_ROUTE`].
+pub const PYTHON_THROUGH_EDGE: &str = "python-through-edge";
+/// Direct to [`PYTHON_ROUTE`], no header (the gateway's 401, no invocation).
+pub const PYTHON_DIRECT_NO_HEADER: &str = "python-direct-no-header";
+// No load with a wrong value on the Python route (its seed check shows the 403): every deny there asks
+// the layer again with refreshNow, which waits for a refresh that started after it asked, at most one a
+// second; the route's one sandbox takes invocations one at a time, and the gateway invokes once per
+// request until an answer is cached (it does not coalesce concurrent misses; Lambda would run one sandbox
+// per concurrent invocation). At 15 requests a second with a wrong value the queue grew by ~1 s per
+// invocation until invocations outlived the gateway's 10 s, and every request on the route waited behind
+// them.
 
 /// The most Secrets Manager calls one authorizer process may make in `duration`: its first load (2),
 /// one DescribeSecret per refresh interval, one per miss-refresh interval (5 s: wrong values arrive all the
@@ -179,7 +215,8 @@ pub fn call_bound(duration: Duration, refresh_seconds: u64, rotations: usize) ->
 }
 
 impl LocalStack {
-    /// Starts moto, the secret and distribution, both functions under the emulator, gateway and edge.
+    /// Starts moto, the secret and distribution, the functions under the emulator (the Python authorizer
+    /// with its layer in a sandbox of its own), gateway and edge.
     pub async fn start(options: StackOptions) -> Result<Self, Error> {
         std::fs::create_dir_all(&options.out_dir).map_err(|e| io_error(&options.out_dir, e))?;
         let moto = Moto::spawn().await;
@@ -226,6 +263,17 @@ impl LocalStack {
         )
         .await;
 
+        // The blog's design in Python with the layer beside it, for the gateway's second route.
+        let python = PythonAuthorizer::start(PythonConfig {
+            moto_url: &moto.url,
+            secret: &secret,
+            header: HEADER,
+            log_level: &options.log_level,
+            out_dir: &options.out_dir,
+            extra_env: &crate::direct::CHILD_ENV,
+        })
+        .await?;
+
         let gateway = Gateway::start(GatewayConfig {
             authorizer_invoke_url: format!("{}/2015-03-31/functions/authorizer/invocations", authorizer.url),
             header: HEADER.to_owned(),
@@ -238,6 +286,10 @@ impl LocalStack {
             )),
             // As the template's parameter mapping does (template.yaml, BackendIntegration).
             remove_header: true,
+            routes: vec![Route {
+                path_prefix: PYTHON_ROUTE.to_owned(),
+                authorizer_invoke_url: python.invoke_url.clone(),
+            }],
         })
         .await?;
         let distribution = create_distribution_to(
@@ -293,6 +345,7 @@ impl LocalStack {
             authorizer_log,
             rotator_log,
             backend_log,
+            python,
             _authorizer: authorizer,
             _rotator: rotator,
             _backend: backend,
@@ -303,6 +356,20 @@ impl LocalStack {
     /// The seed's steps 2 and 3: through CloudFront → 200; direct without the header → 401; with a wrong
     /// value → 403.
     pub async fn seed_checks(&self) -> Result<SeedChecks, Error> {
+        self.seed_checks_at("/").await
+    }
+
+    /// The seed's checks on [`PYTHON_ROUTE`] (the blog's design in Python on `origin-verify-layer`).
+    pub async fn python_seed_checks(&self) -> Result<SeedChecks, Error> {
+        self.seed_checks_at(PYTHON_ROUTE).await
+    }
+
+    /// The seed's checks on `path` (from `/`).
+    async fn seed_checks_at(&self, path: &str) -> Result<SeedChecks, Error> {
+        let (edge, gateway) = (
+            self.url_at(&self.edge.url, path),
+            self.url_at(&self.gateway.url, path),
+        );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             // Loopback only: never through a proxy from HTTP_PROXY and the like.
@@ -312,14 +379,9 @@ impl LocalStack {
         let status =
             |r: Result<reqwest::Response, reqwest::Error>| r.map(|r| r.status().as_u16()).unwrap_or(0);
         Ok(SeedChecks {
-            through_edge: status(http.get(&self.edge.url).send().await),
-            direct_without_header: status(http.get(&self.gateway.url).send().await),
-            direct_wrong_value: status(
-                http.get(&self.gateway.url)
-                    .header(HEADER, "not-the-secret")
-                    .send()
-                    .await,
-            ),
+            through_edge: status(http.get(&edge).send().await),
+            direct_without_header: status(http.get(&gateway).send().await),
+            direct_wrong_value: status(http.get(&gateway).header(HEADER, "not-the-secret").send().await),
         })
     }
 
@@ -340,6 +402,11 @@ impl LocalStack {
             )));
         }
         let seed = self.seed_checks().await?;
+        let python_seed = self.python_seed_checks().await?;
+        let (python_edge, python_gateway) = (
+            self.url_at(&self.edge.url, PYTHON_ROUTE),
+            self.url_at(&self.gateway.url, PYTHON_ROUTE),
+        );
         let plan = Plan {
             targets: vec![
                 target(THROUGH_EDGE, &self.edge.url, Expect::Success, None),
@@ -350,6 +417,8 @@ impl LocalStack {
                     Expect::Refused,
                     Some("wrong-value-from-a-direct-caller"),
                 ),
+                target(PYTHON_THROUGH_EDGE, &python_edge, Expect::Success, None),
+                target(PYTHON_DIRECT_NO_HEADER, &python_gateway, Expect::Refused, None),
             ],
             duration: scenario.duration,
             rate_per_target: scenario.rate,
@@ -402,7 +471,9 @@ impl LocalStack {
         let metrics_flushed = self.flush_metrics().await?;
         let mut outcome = Outcome {
             seed,
+            python_seed,
             report,
+            python_processes: self.python.state().await,
             rotations,
             edge_sends_current,
             sm_calls: self.sm_calls(),
@@ -522,6 +593,16 @@ impl LocalStack {
     pub fn out_dir(&self) -> &Path {
         &self.options.out_dir
     }
+
+    /// The logs of the Python authorizer (with its emulator's output) and of its layer.
+    pub fn python_logs(&self) -> (&Path, &Path) {
+        (&self.python.function_log, &self.python.layer_log)
+    }
+
+    /// `base` (`http://host:port/`) with `path` (from `/`).
+    fn url_at(&self, base: &str, path: &str) -> String {
+        format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    }
 }
 
 impl Outcome {
@@ -544,20 +625,52 @@ impl Outcome {
         std::fs::write(&outcome, text).map_err(|e| io_error(&outcome, e))
     }
 
+    /// Violations of the load's expectations that count in the result: every target's but
+    /// [`PYTHON_THROUGH_EDGE`]'s, which are the blog's design's (see [`Outcome::python_through_edge_line`]).
+    pub fn counted_violations(&self) -> u64 {
+        self.report
+            .targets
+            .iter()
+            .filter(|t| t.name != PYTHON_THROUGH_EDGE)
+            .map(|t| t.violations)
+            .sum()
+    }
+
+    /// What happened to the requests through the edge on the Python route, and why refusals there are
+    /// reported but not counted in the result: they are what the blog's design does during a rotation.
+    pub fn python_through_edge_line(&self) -> String {
+        let Some(t) = self.report.target(PYTHON_THROUGH_EDGE) else {
+            return String::new();
+        };
+        let count = |f: &dyn Fn(&StatusKey) -> bool| -> u64 {
+            t.statuses.iter().filter(|(k, _)| f(k)).map(|(_, n)| *n).sum()
+        };
+        let admitted = count(&|k| matches!(k, StatusKey::Code(200..=299)));
+        let refused = count(&|k| matches!(k, StatusKey::Code(401 | 403)));
+        if t.violations == 0 {
+            return format!("{PYTHON_THROUGH_EDGE}: all {admitted} admitted\n");
+        }
+        format!(
+            "{PYTHON_THROUGH_EDGE} (the blog's design; reported, not counted in the result): {admitted} admitted, {refused} refused (401/403), {} otherwise (errors, timeouts, 5xx).\n  \
+             The design accepts AWSCURRENT and AWSPENDING only. The rotator moves AWSCURRENT (finishSecret) before every edge \
+             location sends the new value, and once the layer has refreshed (the new value's first miss asks with refreshNow), \
+             the previous value those locations still send is refused (origin-verify's authorizer accepts AWSPREVIOUS for its \
+             grace window); the gateway caches the deny. A deny also waits up to 1 s for refreshNow's refresh, and the route's \
+             one sandbox takes invocations one at a time.\n",
+            t.violations.saturating_sub(refused),
+        )
+    }
+
     /// The end-of-run summary a person reads.
     pub fn summary(&self) -> String {
         let mut out = String::new();
-        let mark = |ok: bool| if ok { "ok" } else { "UNEXPECTED" };
+        out.push_str(&format!("seed checks: {}\n", self.seed.line()));
         out.push_str(&format!(
-            "seed checks: through CloudFront {} ({}), direct without header {} ({}), direct wrong value {} ({})\n\n",
-            self.seed.through_edge,
-            mark(self.seed.through_edge == 200),
-            self.seed.direct_without_header,
-            mark(self.seed.direct_without_header == 401),
-            self.seed.direct_wrong_value,
-            mark(self.seed.direct_wrong_value == 403),
+            "seed checks on {PYTHON_ROUTE} (the blog's design in Python on origin-verify-layer): {}\n\n",
+            self.python_seed.line()
         ));
         out.push_str(&self.report.summary());
+        out.push_str(&self.python_through_edge_line());
         out.push_str("\nrotations:\n");
         for (i, (started, r)) in self.rotations.iter().enumerate() {
             let steps: Vec<String> = r
@@ -605,6 +718,11 @@ impl Outcome {
             self.gateway.backend_errors,
             self.backend_events_logged,
         ));
+        for route in &self.gateway.routes {
+            out.push_str(&route_line(route));
+        }
+        out.push_str(&self.python_processes.summary());
+        out.push('\n');
         out.push('\n');
         out.push_str(&self.metrics.summary(&METRIC_FUNCTIONS));
         if !self.metrics_flushed {
@@ -617,6 +735,22 @@ impl Outcome {
         out.push('\n');
         out
     }
+}
+
+/// The summary's line for a route with its own authorizer.
+fn route_line(r: &RouteStats) -> String {
+    format!(
+        "gateway route {} (Python authorizer on origin-verify-layer): {} authorizer invocations ({} allows, {} denies, {} failed), {} cache hits, {} 401s without invoking; backend: {} invocations, {} failed\n",
+        r.path_prefix,
+        r.invocations,
+        r.authorizer_allows,
+        r.authorizer_denies,
+        r.authorizer_errors,
+        r.cache_hits,
+        r.missing_header,
+        r.backend_invocations,
+        r.backend_errors,
+    )
 }
 
 fn target(name: &str, url: &str, expect: Expect, wrong_value: Option<&str>) -> Target {

@@ -1,7 +1,8 @@
 //! The stand-ins on their own, without the stack: the edge overwrites a viewer's copy of the header as
 //! CloudFront does, both servers cut off a client that trickles its header section (the edge: its body
-//! too), the gateway's authorizer cache stays within its bound, no stand-in sends through a proxy, and
-//! the gateway removes the header before the real `backend` (under the emulator, at TRACE).
+//! too), the gateway's authorizer cache stays within its bound, no stand-in sends through a proxy,
+//! the gateway removes the header before the real `backend` (under the emulator, at TRACE), and a route
+//! with its own authorizer takes only its paths.
 //! The edge reads its distribution from the shared moto.
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use origin_verify_local::edge::{Edge, EdgeConfig, MAX_BODY_BYTES};
-use origin_verify_local::gateway::{Gateway, GatewayConfig, CACHE_CAPACITY};
+use origin_verify_local::gateway::{Gateway, GatewayConfig, Route, CACHE_CAPACITY};
 use origin_verify_local::serve::{MAX_HEADER_BYTES, READ_TIMEOUT};
 use origin_verify_testkit::{
     cf_client, create_distribution_to, reply, serve, shared_moto_url, OriginTarget, TestOrigin,
@@ -165,6 +166,7 @@ async fn gateway_with_backend(
         read_timeout,
         backend_invoke_url,
         remove_header,
+        routes: Vec::new(),
     })
     .await
     .expect("gateway")
@@ -343,6 +345,70 @@ async fn the_edge_bounds_request_bodies_in_time_and_size() {
         .status();
     assert_eq!(status, 413);
     assert_eq!(origin.last().1, 0, "nothing was forwarded");
+}
+
+/// A route with its own authorizer (the stack's `/python/`) takes `/python` and every path under
+/// `/python/`, and nothing else; each authorizer has its own cache and counters, as API Gateway caches per
+/// authorizer; the header's absence is a 401 without invoking on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_with_its_own_authorizer_takes_only_its_paths() {
+    let default = FakeAuthorizer::start().await;
+    let python = FakeAuthorizer::start().await;
+    let gateway = Gateway::start(GatewayConfig {
+        authorizer_invoke_url: default.url.clone(),
+        header: HEADER.to_owned(),
+        cache_ttl: Duration::from_secs(600),
+        cache_capacity: CACHE_CAPACITY,
+        read_timeout: READ_TIMEOUT,
+        backend_invoke_url: None,
+        remove_header: true,
+        routes: vec![Route {
+            path_prefix: "/python/".to_owned(),
+            authorizer_invoke_url: python.url.clone(),
+        }],
+    })
+    .await
+    .expect("gateway");
+    let http = http();
+    let status = |path: &str, value: Option<&str>| {
+        let mut request = http.get(format!("{}{}", gateway.url, path.trim_start_matches('/')));
+        if let Some(v) = value {
+            request = request.header(HEADER, v);
+        }
+        async move { request.send().await.expect("send").status().as_u16() }
+    };
+    // The same value on both routes: each authorizer is asked once, then its own cache answers.
+    for path in ["/", "/pythonic/x", "/python", "/python/", "/python/a/b?q=1"] {
+        assert_eq!(status(path, Some(RIGHT)).await, 200, "{path}");
+        assert_eq!(status(path, Some("wrong")).await, 403, "{path}");
+        assert_eq!(status(path, None).await, 401, "{path}");
+    }
+    assert_eq!(
+        default.invocations.load(Ordering::Relaxed),
+        2,
+        "right and wrong, once each"
+    );
+    assert_eq!(
+        python.invocations.load(Ordering::Relaxed),
+        2,
+        "right and wrong, once each"
+    );
+    let stats = gateway.stats();
+    assert_eq!(
+        (stats.invocations, stats.cache_hits, stats.missing_header),
+        (2, 2, 2),
+        "{stats:?}"
+    );
+    assert_eq!((stats.authorizer_allows, stats.authorizer_denies), (1, 1));
+    assert_eq!(stats.routes.len(), 1);
+    let route = &stats.routes[0];
+    assert_eq!(route.path_prefix, "/python/");
+    assert_eq!(
+        (route.invocations, route.cache_hits, route.missing_header),
+        (2, 4, 3),
+        "{route:?}"
+    );
+    assert_eq!((route.authorizer_allows, route.authorizer_denies), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
