@@ -45,7 +45,7 @@ pub struct StoreConfig {
     /// held (or, with nothing held, with the last error).
     pub wait: Duration,
     /// A secret is refreshed for `refreshNow=true` at most once per this interval; a request within it
-    /// waits for the next allowed refresh (`ORIGIN_VERIFY_REFRESH_NOW_MIN_MS`).
+    /// is answered from the last refresh at once (`ORIGIN_VERIFY_REFRESH_NOW_MIN_MS`).
     pub refresh_now_min_interval: Duration,
     /// Labels older than this are not served at all while Secrets Manager cannot be reached (`None`: no
     /// limit).
@@ -328,46 +328,25 @@ impl SecretStore {
         }
     }
 
-    /// `refreshNow`: waits for a view whose refresh started after `arrival` (so a value stored in Secrets
-    /// Manager before the request is seen). Concurrent requests share one refresh, and a refresh starts
-    /// no sooner than [`StoreConfig::refresh_now_min_interval`] after the previous one started: however
-    /// often it is asked, the layer refreshes a secret at most once per interval (a request may wait up
-    /// to that long). Gives up, serving what is held, when an attempt fails or [`StoreConfig::wait`]
-    /// (counted from the earliest allowed start) passes.
+    /// `refreshNow`: asks Secrets Manager first, unless a refresh of this secret started less than
+    /// [`StoreConfig::refresh_now_min_interval`] before `arrival`: then the held answer (once that refresh
+    /// has landed, if it is still running). Concurrent requests share one refresh. However often it is
+    /// asked, a secret is refreshed this way at most once per interval, and no request waits for the
+    /// interval to pass: a flood of misses costs neither calls nor time. A failed attempt ends the wait
+    /// (what is held is served).
     async fn refresh_since(self: &Arc<Self>, entry: &Arc<Entry>, arrival: Instant) {
-        let mut rx = entry.refresher.subscribe();
-        let mut deadline = arrival + self.config.wait;
-        loop {
-            let latest = entry.view.load_full();
-            let Some(view) = latest.as_deref() else { return };
-            if view.started_at >= arrival || Instant::now() >= deadline {
-                return;
-            }
-            if entry.refresher.is_running() {
-                let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
-                continue;
-            }
-            let earliest = view.started_at + self.config.refresh_now_min_interval;
-            deadline = deadline.max(earliest + self.config.wait);
-            if Instant::now() < earliest {
-                tokio::time::sleep_until(earliest.into()).await;
-                continue;
-            }
-            if !self.start_refresh(entry, Instant::now()) {
-                return;
-            }
-            let _ = tokio::time::timeout_at(deadline.into(), rx.changed()).await;
-            // The attempt this request started has ended: a failure is not retried here.
-            if entry
-                .view
-                .load()
-                .as_deref()
-                .is_none_or(|v| v.started_at < arrival)
-                && !entry.refresher.is_running()
-            {
-                return;
-            }
+        let Some(view) = entry.view.load_full() else {
+            return;
+        };
+        let deadline = arrival + self.config.wait;
+        if entry.refresher.is_running() {
+            entry.refresher.wait_idle(deadline).await;
+            return;
         }
+        if arrival < view.started_at + self.config.refresh_now_min_interval {
+            return;
+        }
+        self.refresh_from(entry, Some(view), deadline).await;
     }
 
     /// Starts a refresh of `entry` unless one runs or it backs off; whether one runs now.

@@ -148,6 +148,15 @@ async fn answers_from_registration_on_every_request_shape_as_secrets_manager_wou
         (1..=2).contains(&spent),
         "{spent} calls for 20 concurrent refreshNow requests"
     );
+    // And in a row, within the second after that refresh: answered at once from it, no call.
+    let calls = layer.proxy.received();
+    for _ in 0..20 {
+        layer.json(&format!("{get}&refreshNow=true")).await;
+    }
+    assert!(
+        layer.proxy.received() - calls <= 1,
+        "refreshNow in a row costs at most one call a second"
+    );
 }
 
 /// The status moto answers DescribeSecret (the layer's first call) for a secret that does not exist, read
@@ -176,7 +185,12 @@ async fn moto_status_of_a_missing_secret() -> u16 {
 #[tokio::test]
 async fn a_new_value_is_served_after_the_refresh_and_each_version_is_fetched_once() {
     let (name, _) = create_secret("first-value").await;
-    let layer = Running::start(&[("SECRETS_MANAGER_TTL", "1")]).await;
+    // refreshNow at any moment: the put below follows the first read within milliseconds.
+    let layer = Running::start(&[
+        ("SECRETS_MANAGER_TTL", "1"),
+        ("ORIGIN_VERIFY_REFRESH_NOW_MIN_MS", "0"),
+    ])
+    .await;
     let get = format!("/secretsmanager/get?secretId={name}");
     assert_eq!(layer.json(&get).await["SecretString"], "first-value");
     let client = sm_client(&shared_moto_url());

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::primitives::Blob;
-use common::{create_secret, Running, TOKEN};
+use common::{create_secret, from_secrets_manager, Running, TOKEN};
 use origin_verify_testkit::{
     event_with_header, shared_moto_url, sm_client, tool, unique_name, workspace_root, EventKind,
 };
@@ -55,7 +55,13 @@ async fn a_standard_library_python_client_reads_the_same_fields_as_boto3_on_moto
 async fn the_blog_s_python_authorizer_decides_through_the_layer_under_awslambdaric() {
     let (secret, _) = create_secret(r#"{"HEADERVALUE":"python-current-value"}"#).await;
     let client = sm_client(&shared_moto_url());
-    let mut layer = Running::start(&[("ORIGIN_VERIFY_PREFETCH_SECRET_IDS", &secret)]).await;
+    // refreshNow at any moment (not at most once a second): the test's steps follow each other within
+    // milliseconds. The rate limit is shown in emulated.rs.
+    let mut layer = Running::start(&[
+        ("ORIGIN_VERIFY_PREFETCH_SECRET_IDS", &secret),
+        ("ORIGIN_VERIFY_REFRESH_NOW_MIN_MS", "0"),
+    ])
+    .await;
     let app = workspace_root().join("examples/python-authorizer");
     let env = [
         ("PYTHONPATH", app.to_str().unwrap()),
@@ -99,6 +105,32 @@ async fn the_blog_s_python_authorizer_decides_through_the_layer_under_awslambdar
         .unwrap();
     assert!(decide(Some("python-pending-value")).await, "AWSPENDING, at once");
     assert!(decide(Some("python-current-value")).await, "AWSCURRENT still");
+    // The rotation finishes: AWSCURRENT moves to the new version. Once the layer has seen it (the next
+    // miss refreshes), the old value is AWSPREVIOUS, accepted inside the grace window: edge locations
+    // still sending it are not refused (the blog's design refuses them).
+    let old = from_secrets_manager(&secret, None).await["VersionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = from_secrets_manager(&secret, Some("AWSPENDING")).await["VersionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client
+        .update_secret_version_stage()
+        .secret_id(&secret)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&new)
+        .remove_from_version_id(&old)
+        .send()
+        .await
+        .unwrap();
+    assert!(!decide(Some("a-third-wrong-value")).await);
+    assert!(
+        decide(Some("python-current-value")).await,
+        "AWSPREVIOUS, in the grace window"
+    );
+    assert!(decide(Some("python-pending-value")).await, "the new AWSCURRENT");
     // A wrong value asks once more with refreshNow: one refresh per wrong value at most, however many
     // labels it reads (and at most one a second: API Gateway caches the denies).
     let calls = layer.proxy.received();
