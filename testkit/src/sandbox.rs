@@ -52,17 +52,7 @@ impl Sandbox {
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        match log {
-            Some(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .expect("open log file");
-                emulator.stdout(file.try_clone().expect("log file")).stderr(file);
-            }
-            None => quiet(&mut emulator),
-        }
+        output_to(&mut emulator, log);
         let emulator = emulator.spawn().expect("start cargo lambda watch");
         wait_for_port(port, Duration::from_secs(60))
             .await
@@ -112,17 +102,7 @@ impl Sandbox {
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        match log {
-            Some(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .expect("open log file");
-                cmd.stdout(file.try_clone().expect("log file")).stderr(file);
-            }
-            None => quiet(&mut cmd),
-        }
+        output_to(&mut cmd, log);
         self.processes.push(
             cmd.spawn()
                 .unwrap_or_else(|e| panic!("start {}: {e}", program.display())),
@@ -259,6 +239,21 @@ impl LambdaRuntimeApi {
 impl Drop for LambdaRuntimeApi {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Sends `cmd`'s output to `log` (appended) when given, else nowhere unless the tests run verbose.
+fn output_to(cmd: &mut Command, log: Option<&Path>) {
+    match log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open log file");
+            cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+        }
+        None => quiet(cmd),
     }
 }
 
