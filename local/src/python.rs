@@ -55,6 +55,8 @@ pub struct PythonConfig<'a> {
     pub secret: &'a str,
     /// The header the function reads (`ORIGIN_VERIFY_HEADER_NAME`).
     pub header: &'a str,
+    /// The function's `ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS`.
+    pub previous_grace_seconds: u64,
     /// The layer's `AWS_LAMBDA_LOG_LEVEL`.
     pub log_level: &'a str,
     /// Where [`FUNCTION_LOG`] and [`LAYER_LOG`] go (emptied first).
@@ -169,6 +171,7 @@ impl PythonAuthorizer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
+        let grace = config.previous_grace_seconds.to_string();
         let app = workspace_root().join(APP_DIR);
         let app = app.to_string_lossy();
         let mut function_env = vec![
@@ -180,6 +183,7 @@ impl PythonAuthorizer {
             ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.as_str()),
             ("ORIGIN_VERIFY_SECRET_ID", config.secret),
             ("ORIGIN_VERIFY_HEADER_NAME", config.header),
+            ("ORIGIN_VERIFY_PREVIOUS_GRACE_SECONDS", grace.as_str()),
         ];
         function_env.extend_from_slice(config.extra_env);
         let late = LateResponses::spawn(&sandbox.url).await?;
