@@ -18,7 +18,7 @@ pub enum Error {
         /// The service's or the transport's message.
         message: String,
         /// What Secrets Manager itself answered, when it answered (the layer passes it on).
-        reply: Option<ServiceReply>,
+        reply: Option<Box<ServiceReply>>,
     },
     /// The secret has no `AWSCURRENT` version.
     #[error("secret {secret_id} has no version labelled AWSCURRENT")]

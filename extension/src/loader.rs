@@ -314,11 +314,11 @@ where
     R: std::fmt::Debug + HasStatus,
 {
     let reply = match &err {
-        SdkError::ServiceError(service) => Some(ServiceReply {
+        SdkError::ServiceError(service) => Some(Box::new(ServiceReply {
             status: service.raw().status_code(),
             code: service.err().code().unwrap_or("UnknownError").to_owned(),
             message: service.err().message().unwrap_or_default().to_owned(),
-        }),
+        })),
         _ => None,
     };
     Error::SecretsManager {

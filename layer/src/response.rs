@@ -150,11 +150,11 @@ mod tests {
             secret_id: "s".into(),
             kind: ErrorKind::Permanent,
             message: "long transport text".into(),
-            reply: Some(ServiceReply {
+            reply: Some(Box::new(ServiceReply {
                 status: 400,
                 code: "ResourceNotFoundException".into(),
                 message: "Secrets Manager can't find the specified secret.".into(),
-            }),
+            })),
         };
         let (status, body) = error_body(&Error::Loading(Arc::new(err)));
         assert_eq!(status, StatusCode::BAD_REQUEST);
