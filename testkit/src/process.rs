@@ -255,3 +255,131 @@ impl CargoLambda {
         (status, res.text().await.expect("body"))
     }
 }
+
+/// Environment variable: path of a built function executable to run instead of this workspace's debug
+/// build — the `bootstrap` that `sam build` made (set by `scripts/check-artifacts`).
+pub const ARTIFACT_VAR: &str = "ORIGIN_VERIFY_TEST_ARTIFACT";
+/// Environment variable: the command that runs [`ARTIFACT_VAR`]'s executable, words separated by spaces
+/// (`qemu-aarch64 -L /usr/aarch64-linux-gnu` for an arm64 `bootstrap` on another machine); unset or
+/// empty: run it directly.
+pub const ARTIFACT_RUNNER_VAR: &str = "ORIGIN_VERIFY_TEST_ARTIFACT_RUNNER";
+
+/// A built function executable and the command that runs it (an emulator, or nothing).
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The executable (a `bootstrap`).
+    pub path: PathBuf,
+    /// The program and arguments placed before it; empty: it runs directly.
+    pub runner: Vec<String>,
+}
+
+impl Artifact {
+    /// The artifact named by [`ARTIFACT_VAR`] (a relative path is taken from the workspace root) and
+    /// [`ARTIFACT_RUNNER_VAR`]; `None` when the first is unset.
+    pub fn from_env() -> Option<Self> {
+        let path = workspace_root().join(std::env::var_os(ARTIFACT_VAR)?);
+        let runner = std::env::var(ARTIFACT_RUNNER_VAR)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        Some(Self { path, runner })
+    }
+
+    /// How it is run, for messages: `qemu-aarch64 -L … /path/bootstrap`.
+    pub fn command_line(&self) -> String {
+        let mut words = self.runner.clone();
+        words.push(self.path.display().to_string());
+        words.join(" ")
+    }
+}
+
+impl CargoLambda {
+    /// Like [`CargoLambda::spawn`], with `artifact` (run through its runner) as the function named
+    /// `function` instead of the debug build. The function's output goes to `log`, which
+    /// [`CargoLambda::invoke_watched`] shows when the function dies.
+    pub async fn spawn_artifact(
+        function: &str,
+        artifact: &Artifact,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Self {
+        assert!(
+            artifact.path.is_file(),
+            "{} is missing: build it first (scripts/check-artifacts does)",
+            artifact.path.display()
+        );
+        let port = free_port();
+        let mut emulator = Command::new(tool("cargo-lambda"));
+        emulator
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P"])
+            .arg(port.to_string())
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let emulator = emulator.spawn().expect("start cargo lambda watch");
+        wait_for_port(port, Duration::from_secs(60))
+            .await
+            .expect("cargo lambda watch up");
+
+        let url = format!("http://127.0.0.1:{port}");
+        let file = std::fs::File::create(log).expect("create the function's log file");
+        let (program, args) = match artifact.runner.split_first() {
+            Some((program, args)) => (PathBuf::from(program), args.to_vec()),
+            None => (artifact.path.clone(), Vec::new()),
+        };
+        let mut command = Command::new(&program);
+        if !artifact.runner.is_empty() {
+            command.args(&args).arg(&artifact.path);
+        }
+        command
+            .envs(env.iter().copied())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("{url}/.rt/{function}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .kill_on_drop(true);
+        let function_process = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", artifact.command_line()));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("client");
+        Self {
+            _emulator: emulator,
+            _function: function_process,
+            url,
+            client,
+        }
+    }
+
+    /// Like [`CargoLambda::invoke`], but fails at once, with the function's output from `log`, when the
+    /// function process exits first (a loader or emulator error would otherwise wait for the timeout).
+    pub async fn invoke_watched(
+        &mut self,
+        function: &str,
+        payload: &str,
+        log: &std::path::Path,
+    ) -> (u16, String) {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.url);
+        let request = self.client.post(url).body(payload.to_owned()).send();
+        tokio::select! {
+            res = request => {
+                let res = res.expect("invoke through cargo lambda");
+                let status = res.status().as_u16();
+                (status, res.text().await.expect("body"))
+            }
+            status = self._function.wait() => {
+                let output = std::fs::read_to_string(log).unwrap_or_default();
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                panic!("the function exited ({status}) before answering; its output:\n{output}");
+            }
+        }
+    }
+}
