@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::BodyExt;
 use origin_verify_testkit::{
     free_port, reply, target_dir, tool, workspace_root, LambdaRuntimeApi, Reply, RuntimeApiRecorder, Sandbox,
     REGION,
@@ -246,7 +245,7 @@ impl LateResponses {
             let (http, upstream, counted) = (http.clone(), upstream.clone(), Arc::clone(&counted));
             async move {
                 let answer = is_answer(req.method(), req.uri().path());
-                let reply = pass_on(&http, &upstream, req).await;
+                let reply = origin_verify_testkit::pass_on(&http, &upstream, req).await;
                 if answer && reply.status() == hyper::StatusCode::INTERNAL_SERVER_ERROR {
                     counted.fetch_add(1, Ordering::Relaxed);
                     return reply_accepted();
@@ -279,43 +278,6 @@ fn is_answer(method: &hyper::Method, path: &str) -> bool {
 /// What Lambda's Runtime API answers to an accepted response.
 fn reply_accepted() -> Reply {
     reply(202, r#"{"status":"OK"}"#)
-}
-
-async fn pass_on(
-    http: &reqwest::Client,
-    upstream: &str,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> Reply {
-    let (parts, body) = req.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-        return reply(502, "request body unreadable");
-    };
-    let target = format!(
-        "{upstream}{}",
-        parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
-    );
-    let mut out = http.request(parts.method, target).body(body);
-    for (name, value) in parts.headers.iter().filter(|(n, _)| *n != hyper::header::HOST) {
-        out = out.header(name.as_str(), value.as_bytes());
-    }
-    let Ok(res) = out.send().await else {
-        return reply(502, "emulator unreachable");
-    };
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let mut answer = reply(status, res.bytes().await.unwrap_or_default());
-    for (name, value) in headers.iter() {
-        if name == reqwest::header::CONTENT_LENGTH || name == reqwest::header::TRANSFER_ENCODING {
-            continue;
-        }
-        if let (Ok(n), Ok(v)) = (
-            hyper::header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            hyper::header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            answer.headers_mut().append(n, v);
-        }
-    }
-    answer
 }
 
 /// Whether `python` can run AWS's runtime interface client (scripts/install-tools installs it).

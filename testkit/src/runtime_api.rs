@@ -75,7 +75,8 @@ impl Drop for RuntimeApiRecorder {
     }
 }
 
-pub(crate) async fn pass_on(
+/// Forwards `req` to `upstream` (same method, path, headers and body) and returns its answer unchanged.
+pub async fn pass_on(
     http: &reqwest::Client,
     upstream: &str,
     req: hyper::Request<hyper::body::Incoming>,

@@ -207,7 +207,7 @@ impl LambdaRuntimeApi {
             let (http, upstream) = (http.clone(), upstream.clone());
             let next = req.uri().path().ends_with("/runtime/invocation/next");
             async move {
-                let mut reply = crate::runtime_api::pass_on(&http, &upstream, req).await;
+                let mut reply = crate::pass_on(&http, &upstream, req).await;
                 if next && reply.status().is_success() {
                     let headers = reply.headers_mut();
                     if !headers.contains_key(hyper::header::CONTENT_TYPE) {
